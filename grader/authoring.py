@@ -1,0 +1,230 @@
+"""From instructor sources (solutions/) to student editions (chapters/), with the sources checked first.
+
+A source notebook is refused, with the notebook and the cell named, when nbgrader would misread it:
+a graded cell without a grade_id, a duplicate grade_id, solution or hidden-test markers outside the
+cells that nbgrader clears, unbalanced markers, a test cell ending in a bare expression (nbgrader
+would read its value as partial credit), or an import of tinyformer's reference of an exercise.
+"""
+
+from __future__ import annotations
+
+import ast
+import filecmp
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .course import CHAPTERS, ROOT, SOLUTIONS, CourseError, nbgrader_config, source_notebook
+
+MARKERS = {
+    "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
+    "hidden tests": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
+}
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook, turning every way it can be unreadable into one clear CourseError."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        raise CourseError(f"{path}: no such notebook") from None
+    except Exception as error:  # JSON errors, nbformat validation errors, encoding errors
+        raise CourseError(f"{path}: not a readable Jupyter notebook ({type(error).__name__}: {error})") from None
+
+
+def _where(path: Path, index: int, cell) -> str:
+    first = next((line for line in cell.source.splitlines() if line.strip()), "").strip()[:60]
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    label = f"grade_id '{grade_id}', " if grade_id else ""
+    return f"{_relative(path)}, cell {index} ({label}{cell.cell_type}, starting {first!r})"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def lint_source(path: Path) -> list[str]:
+    """Every problem that makes this source notebook unfit for nbgrader; empty when it is fine."""
+    nb = read_notebook(path)
+    problems: list[str] = []
+    seen_ids: dict[str, int] = {}
+    exercise_names: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        where = _where(path, index, cell)
+        is_solution, is_grade, is_task = (bool(meta.get(k)) for k in ("solution", "grade", "task"))
+        if is_solution or is_grade or is_task:
+            grade_id = meta.get("grade_id")
+            if not isinstance(grade_id, str) or not grade_id.strip():
+                problems.append(f"{where}: an nbgrader cell needs a grade_id")
+            elif grade_id in seen_ids:
+                problems.append(f"{where}: grade_id '{grade_id}' is already used by cell {seen_ids[grade_id]}")
+            else:
+                seen_ids[grade_id] = index
+        if is_grade:
+            points = meta.get("points")
+            if not isinstance(points, (int, float)) or points <= 0:
+                problems.append(f"{where}: a graded cell needs points > 0, got {points!r}")
+        for kind, (begin, end) in MARKERS.items():
+            lines = [line.strip() for line in cell.source.splitlines()]
+            if begin not in lines and end not in lines:
+                continue
+            allowed = is_solution if kind == "solution" else (is_grade and not is_solution)
+            if not allowed:
+                cell_kind = "solution cells" if kind == "solution" else "autograded test cells"
+                problems.append(f"{where}: '{begin}' markers belong in {cell_kind} only")
+            depth = 0
+            for line in lines:
+                depth += (line == begin) - (line == end)
+                if depth not in (0, 1):
+                    problems.append(f"{where}: {kind} markers are unbalanced or nested")
+                    break
+            else:
+                if depth != 0:
+                    problems.append(f"{where}: '{begin}' without a matching '{end}'")
+        if cell.cell_type == "code":
+            if cell.get("outputs") or cell.get("execution_count") is not None:
+                problems.append(f"{where}: sources are kept without outputs (make chapters strips them)")
+            tree = _parse(cell.source)
+            if tree is None:
+                problems.append(f"{where}: not valid Python")
+                continue
+            if is_solution:
+                exercise_names |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            if is_grade and not is_solution and tree.body:
+                last = tree.body[-1]
+                if isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call):
+                    problems.append(
+                        f"{where}: a test cell must not end with a bare expression (nbgrader reads its value as "
+                        "partial credit); end it with a statement, e.g. a print"
+                    )
+    for index, cell in enumerate(nb.cells):
+        tree = _parse(cell.source) if cell.cell_type == "code" else None
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinyformer"):
+                names = {alias.name for alias in node.names}
+                clash = sorted(names & exercise_names) or (["*"] if "*" in names else [])
+                if clash:
+                    problems.append(
+                        f"{_where(path, index, cell)}: imports {', '.join(clash)} from {node.module}, which would "
+                        "replace the learner's own answer; import only pieces of earlier chapters, by name"
+                    )
+    return problems
+
+
+def _parse(source: str) -> ast.Module | None:
+    # IPython magics and shell escapes are not Python; blank them out before parsing.
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def strip_outputs(path: Path) -> bool:
+    """Clear outputs and execution counts of a source notebook in place; True when it changed."""
+    nb = read_notebook(path)
+    changed = False
+    for cell in nb.cells:
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
+            cell.outputs, cell.execution_count = [], None
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
+    return changed
+
+
+def check_sources(chapters: list[str], solutions: Path = SOLUTIONS) -> None:
+    """Raise one CourseError listing every problem of every named chapter's source."""
+    problems = []
+    for chapter in chapters:
+        path = source_notebook(chapter, solutions)
+        if not path.exists():
+            problems.append(f"{_relative(path)}: missing (each solutions/NN-slug/ holds NN-slug.ipynb)")
+            continue
+        problems += lint_source(path)
+    if problems:
+        raise CourseError("the instructor sources have problems:\n  " + "\n  ".join(problems))
+
+
+class nbgrader_log:
+    """Collect what an nbgrader app logs (instead of printing it), to quote it when the app fails."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger, self.records = logger, []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = self.records.append
+
+    def __enter__(self) -> "nbgrader_log":
+        self.saved = (self.logger.handlers[:], self.logger.propagate, self.logger.level)
+        self.logger.handlers, self.logger.propagate = [self.handler], False
+        self.logger.setLevel(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.handlers, self.logger.propagate, level = self.saved
+        self.logger.setLevel(level)
+
+    def text(self, lines: int = 15) -> str:
+        messages = [r.getMessage().strip() for r in self.records if "see the the above traceback" not in r.getMessage()]
+        text = "\n".join(m for m in messages if m)
+        return "\n".join(text.splitlines()[-lines:]) or "(nbgrader logged nothing)"
+
+
+def generate(chapter: str, course_root: Path, db_url: str | None = None) -> Path:
+    """Run nbgrader generate_assignment for one chapter in a course folder; return the release folder.
+
+    ``course_root`` must hold solutions/<chapter>/; the student edition lands in chapters/<chapter>/.
+    """
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+
+    with tempfile.TemporaryDirectory() as scratch:
+        config = nbgrader_config(course_root, db_url or f"sqlite:///{Path(scratch) / 'gradebook.db'}")
+        config.BaseConverter.force = True
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id = chapter
+        converter = GenerateAssignment(coursedir=coursedir, config=config)
+        with nbgrader_log(converter.log) as log:
+            try:
+                converter.start()
+            except Exception:
+                raise CourseError(f"nbgrader could not generate the student edition of {chapter}:\n{log.text()}") from None
+    return course_root / "chapters" / chapter
+
+
+def generate_student_editions(chapters: list[str]) -> list[Path]:
+    """Strip and check the sources, then regenerate chapters/<chapter>/ for each chapter."""
+    for chapter in chapters:
+        strip_outputs(source_notebook(chapter))
+    check_sources(chapters)
+    return [generate(chapter, ROOT) for chapter in chapters]
+
+
+def out_of_sync(chapters: list[str]) -> list[str]:
+    """The chapters whose committed student edition differs from a fresh generation (file by file)."""
+    check_sources(chapters)
+    stale = []
+    with tempfile.TemporaryDirectory() as scratch:
+        course = Path(scratch)
+        for chapter in chapters:
+            shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
+            fresh = generate(chapter, course, f"sqlite:///{course / 'gradebook.db'}")
+            committed = CHAPTERS / chapter
+            if not committed.is_dir() or _differs(fresh, committed):
+                stale.append(chapter)
+    return stale
+
+
+def _differs(a: Path, b: Path) -> bool:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    if files_a != files_b:
+        return True
+    return any(not filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)

@@ -1,0 +1,138 @@
+"""Grading through nbgrader in a scratch course folder, and the learners' self-check.
+
+A scratch course is built per call: the chapter's source is copied in, nbgrader generates the
+release (which records the test cells and their checksums in a fresh gradebook), the notebooks are
+placed under submitted/<student>/<chapter>/, and nbgrader autograde runs them with
+NBGRADER_EXECUTION=autograde. Scores are read back from the gradebook.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from sqlalchemy.exc import SAWarning
+
+from .authoring import generate, nbgrader_log, read_notebook
+from .course import SOLUTIONS, CourseError, chapter_ids, nbgrader_config
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class CellResult:
+    grade_id: str
+    score: float
+    max_score: float
+    manual: bool = False  # a written answer, graded by hand (its score is 0 until then)
+    message: str | None = None  # the error a failing test raised (never the test's code)
+
+
+@dataclass
+class NotebookResult:
+    chapter: str
+    student: str
+    cells: list[CellResult] = field(default_factory=list)
+
+    @property
+    def auto_cells(self) -> list[CellResult]:
+        return [c for c in self.cells if not c.manual]
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.auto_cells)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.auto_cells)
+
+
+def autograde(chapter: str, submissions: dict[str, Path]) -> dict[str, NotebookResult]:
+    """Autograde each student's notebook of one chapter; return the results by student id."""
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+
+    with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
+        course = Path(scratch)
+        db_url = f"sqlite:///{course / 'gradebook.db'}"
+        shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
+        generate(chapter, course, db_url)
+        for student, notebook in submissions.items():
+            target = course / "submitted" / student / chapter
+            target.mkdir(parents=True)
+            shutil.copy(notebook, target / f"{chapter}.ipynb")
+        config = nbgrader_config(course, db_url)
+        results = {}
+        for student in submissions:
+            coursedir = CourseDirectory(config=config)
+            coursedir.assignment_id, coursedir.student_id = chapter, student
+            converter = Autograde(coursedir=coursedir, config=config)
+            with nbgrader_log(converter.log) as log, warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)  # nbgrader's own SQLAlchemy noise
+                try:
+                    converter.start()
+                except Exception:
+                    raise CourseError(f"nbgrader could not autograde {student}'s {chapter}:\n{log.text()}") from None
+            graded = course / "autograded" / student / chapter / f"{chapter}.ipynb"
+            cells = nbformat.read(graded, as_version=4).cells
+            order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
+            manual = {c.metadata["nbgrader"]["grade_id"] for c in cells
+                      if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")}
+            messages = _error_messages(cells)
+            result = NotebookResult(chapter, student)
+            with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
+                warnings.simplefilter("ignore", SAWarning)
+                submission = gradebook.find_submission_notebook(chapter, chapter, student)
+                for grade in sorted(submission.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
+                    result.cells.append(CellResult(grade.name, float(grade.score), float(grade.max_score),
+                                                   grade.name in manual, messages.get(grade.name)))
+            results[student] = result
+        return results
+
+
+def _error_messages(cells: list) -> dict[str, str]:
+    """grade_id -> 'ErrorName: message' of the first error each test cell raised."""
+    messages = {}
+    for cell in cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and grade_id:
+                if output.get("ename") == "NotImplementedError":
+                    messages[grade_id] = "not done yet: replace `raise NotImplementedError()` with your code"
+                else:
+                    messages[grade_id] = ANSI.sub("", f"{output.get('ename')}: {output.get('evalue')}").strip()
+                break
+    return messages
+
+
+def self_check(notebook: str, chapter: str | None = None) -> int:
+    """Print the score a notebook would get, test by test; 0 when every autograded point is earned."""
+    path = Path(notebook)
+    read_notebook(path)  # refuse what is not a notebook, with a clear message
+    chapter = chapter or path.stem
+    if chapter not in chapter_ids():
+        raise CourseError(
+            f"cannot tell which chapter {path.name} belongs to; pass --chapter, one of: {', '.join(chapter_ids())}"
+        )
+    result = autograde(chapter, {"you": path})["you"]
+    print(f"Self-check of {path} ({chapter}), run as the autograder runs it:")
+    width = max(len(c.grade_id) for c in result.cells)
+    for cell in result.cells:
+        if cell.manual:
+            print(f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      written answer, graded by hand")
+            continue
+        mark = "ok" if cell.score == cell.max_score else "  "
+        line = f"  {cell.grade_id:<{width}}  {cell.score:g} / {cell.max_score:g}  {mark}"
+        if cell.message:
+            line += f"  {cell.message.splitlines()[0]}"
+        print(line)
+    print(f"Autograded score: {result.score:g} / {result.max_score:g}")
+    sys.stdout.flush()
+    return 0 if result.score == result.max_score else 1

@@ -1,0 +1,48 @@
+"""Where things are, and the nbgrader configuration for a course folder (the repo, or a scratch copy)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"  # nbgrader "source": instructor notebooks
+CHAPTERS = ROOT / "chapters"  # nbgrader "release": student editions, generated
+CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
+CHAPTER_ID = re.compile(r"^\d\d-[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class CourseError(Exception):
+    """A problem the user can fix; its message says what and where. The CLI prints it, no traceback."""
+
+
+def chapter_ids() -> list[str]:
+    """The chapters, in order: every solutions/NN-slug folder."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and CHAPTER_ID.match(p.name))
+
+
+def source_notebook(chapter: str, solutions: Path = SOLUTIONS) -> Path:
+    """solutions/NN-slug/NN-slug.ipynb: one notebook per chapter, named like its folder."""
+    return solutions / chapter / f"{chapter}.ipynb"
+
+
+def resolve_chapters(names: list[str] | None) -> list[str]:
+    """The chapters the user named (all when none), refusing unknown names with the list of known ones."""
+    known = chapter_ids()
+    if not names:
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CourseError(f"unknown chapter {', '.join(unknown)}; the chapters are: {', '.join(known)}")
+    return names
+
+
+def nbgrader_config(root: Path, db_url: str | None = None) -> Config:
+    """grader/nbgrader_config.py, with the course root (and gradebook) pointed elsewhere when asked."""
+    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    return config
