@@ -1,0 +1,108 @@
+"""The authoring pipeline: sources are checked, student editions are generated and in sync."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader.authoring import MARKERS, lint_source
+from grader.course import CHAPTERS, ROOT, chapter_ids, source_notebook
+
+
+def nbgrader(grade_id=None, solution=False, grade=False, points=None):
+    meta = {"grade": grade, "solution": solution, "locked": not solution, "schema_version": 3, "task": False}
+    if grade_id is not None:
+        meta["grade_id"] = grade_id
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+SOLUTION = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+TEST = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 2\n### END HIDDEN TESTS\nprint('ok')\n"
+
+
+def write(tmp_path, cells):
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def good_cells():
+    return [
+        new_markdown_cell("# A chapter"),
+        new_code_cell(SOLUTION, metadata=nbgrader("f", solution=True)),
+        new_code_cell(TEST, metadata=nbgrader("test_f", grade=True, points=1)),
+    ]
+
+
+def test_a_well_formed_source_passes(tmp_path):
+    assert lint_source(write(tmp_path, good_cells())) == []
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c[1].metadata["nbgrader"].pop("grade_id"), r"cell 1 \(code, starting 'def f\(x\):'\): an nbgrader cell needs a grade_id"),
+    (lambda c: c[2].metadata["nbgrader"].update(grade_id="f"), r"grade_id 'f' is already used by cell 1"),
+    (lambda c: c.insert(1, new_code_cell(SOLUTION)), r"cell 1 .*'### BEGIN SOLUTION' markers belong in solution cells only"),
+    (lambda c: c[0].__setitem__("source", TEST), r"cell 0 .*'### BEGIN HIDDEN TESTS' markers belong in autograded test cells only"),
+    (lambda c: c[1].__setitem__("source", "### BEGIN SOLUTION\nx = 1\n"), r"without a matching '### END SOLUTION'"),
+    (lambda c: c[2].metadata["nbgrader"].update(points=0), r"a graded cell needs points > 0"),
+    (lambda c: c[2].__setitem__("source", "assert f(1) == 1\n1.0\n"), r"must not end with a bare expression"),
+    (lambda c: c.append(new_code_cell("from tinyformer.rnn import f, g")), r"imports f from tinyformer.rnn"),
+    (lambda c: c.append(new_code_cell("from tinyformer.rnn import *")), r"imports \* from tinyformer.rnn"),
+    (lambda c: c[1].__setitem__("outputs", [nbformat.v4.new_output("stream", text="hi")]), r"sources are kept without outputs"),
+])
+def test_a_malformed_source_is_refused_naming_notebook_and_cell(tmp_path, mutate, message):
+    cells = good_cells()
+    mutate(cells)
+    problems = lint_source(write(tmp_path, cells))
+    assert problems, "the malformed source was accepted"
+    assert any(p.startswith(str(tmp_path / "bad.ipynb")) for p in problems)
+    assert any(__import__("re").search(message, p) for p in problems), problems
+
+
+def test_the_command_line_refuses_a_broken_notebook_without_a_traceback(tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{ not json")
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(broken)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "not a readable Jupyter notebook" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("chapter", chapter_ids())
+def test_sources_are_clean(chapter):
+    assert lint_source(source_notebook(chapter)) == []
+
+
+def test_student_editions_are_in_sync_with_the_sources():
+    done = subprocess.run([sys.executable, "-m", "grader", "chapters", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("chapter", chapter_ids())
+def test_student_edition_holds_no_solution_and_no_hidden_test(chapter):
+    text = (CHAPTERS / chapter / f"{chapter}.ipynb").read_text()
+    for begin, end in MARKERS.values():
+        assert begin not in text and end not in text
+    student = nbformat.read(CHAPTERS / chapter / f"{chapter}.ipynb", as_version=4)
+    for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
+        for line in solution_and_hidden_lines(cell.source):
+            assert all(line not in c.source for c in student.cells), f"{chapter}: {line!r} leaked into the student edition"
+    assert any("raise NotImplementedError()" in c.source for c in student.cells)
+
+
+def solution_and_hidden_lines(source: str) -> list[str]:
+    """The distinctive lines between solution or hidden-test markers."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped in {b for b, _ in MARKERS.values()}:
+            inside = True
+        elif stripped in {e for _, e in MARKERS.values()}:
+            inside = False
+        elif inside and len(stripped) > 25 and not stripped.startswith("#"):
+            lines.append(stripped)
+    return lines

@@ -1,0 +1,54 @@
+"""tinyformer.testing: the checks notebooks rely on fail with messages that teach, and cannot be faked."""
+
+import pytest
+import torch
+
+from tinyformer.testing import CheckFailure, check_tensor
+
+
+def test_equal_tensors_pass():
+    check_tensor(torch.ones(2, 3), torch.ones(2, 3), "x")
+
+
+def test_shape_mismatch_names_both_shapes():
+    with pytest.raises(CheckFailure, match=r"x has shape \(3, 2\), expected \(2, 3\)"):
+        check_tensor(torch.ones(3, 2), torch.ones(2, 3), "x")
+
+
+def test_known_mistake_gets_its_hint():
+    expected, wrong = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 1.0])
+    with pytest.raises(CheckFailure, match="did you swap them"):
+        check_tensor(wrong.clone(), expected, "x", hints=[(wrong, "did you swap them?")])
+
+
+def test_unknown_mistake_points_at_the_largest_difference():
+    with pytest.raises(CheckFailure, match=r"at index \(1,\) got 5, expected 2"):
+        check_tensor(torch.tensor([1.0, 5.0]), torch.tensor([1.0, 2.0]), "x")
+
+
+def test_nan_is_reported():
+    with pytest.raises(CheckFailure, match="NaN"):
+        check_tensor(torch.tensor([float("nan")]), torch.tensor([1.0]), "x")
+
+
+def test_an_object_equal_to_everything_is_not_a_tensor():
+    class Anything(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    class Fake:
+        shape = (2,)
+
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(CheckFailure, match="should be a torch.Tensor"):
+        check_tensor(Fake(), torch.ones(2), "x")
+    with pytest.raises(CheckFailure, match="should be a torch.Tensor"):
+        check_tensor(torch.zeros(2).as_subclass(Anything), torch.ones(2), "x")
+
+
+def test_monkeypatched_allclose_does_not_fool_the_check(monkeypatch):
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    with pytest.raises(CheckFailure):
+        check_tensor(torch.zeros(2), torch.ones(2), "x")
