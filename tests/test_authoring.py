@@ -88,21 +88,39 @@ def test_student_edition_holds_no_solution_and_no_hidden_test(chapter):
     for begin, end in MARKERS.values():
         assert begin not in text and end not in text
     student = nbformat.read(CHAPTERS / chapter / f"{chapter}.ipynb", as_version=4)
+    visible = visible_text(chapter)
     for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
-        for line in solution_and_hidden_lines(cell.source):
+        for line in solution_and_hidden_lines(cell.source, visible):
             assert all(line not in c.source for c in student.cells), f"{chapter}: {line!r} leaked into the student edition"
     assert any("raise NotImplementedError()" in c.source for c in student.cells)
 
 
-def solution_and_hidden_lines(source: str) -> list[str]:
-    """The distinctive lines between solution or hidden-test markers."""
+def solution_and_hidden_lines(source: str, visible: str = "") -> list[str]:
+    """The distinctive lines between solution or hidden-test markers (those not also in ``visible``,
+    the text learners are meant to see)."""
     lines, inside = [], False
+    shown = {line.strip() for line in visible.splitlines()}
     for line in source.splitlines():
         stripped = line.strip()
         if stripped in {b for b, _ in MARKERS.values()}:
             inside = True
         elif stripped in {e for _, e in MARKERS.values()}:
             inside = False
-        elif inside and len(stripped) > 25 and not stripped.startswith("#"):
+        elif inside and len(stripped) > 25 and not stripped.startswith("#") and stripped not in shown:
             lines.append(stripped)
     return lines
+
+
+def visible_text(chapter: str) -> str:
+    """Everything of a chapter's source outside the solution and hidden-test regions."""
+    kept, inside = [], False
+    for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped in {b for b, _ in MARKERS.values()}:
+                inside = True
+            elif stripped in {e for _, e in MARKERS.values()}:
+                inside = False
+            elif not inside:
+                kept.append(line)
+    return "\n".join(kept)

@@ -52,3 +52,8 @@ def test_monkeypatched_allclose_does_not_fool_the_check(monkeypatch):
     monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
     with pytest.raises(CheckFailure):
         check_tensor(torch.zeros(2), torch.ones(2), "x")
+
+
+def test_a_float32_answer_to_a_float64_question_is_named():
+    with pytest.raises(CheckFailure, match="has dtype torch.float32, expected torch.float64: keep the dtype"):
+        check_tensor(torch.ones(2), torch.ones(2, dtype=torch.float64), "x")

@@ -48,8 +48,11 @@ def check_tensor(
             if tuple(actual.shape) == tuple(wrong.shape) and _close(actual, wrong, atol, rtol):
                 raise CheckFailure(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}: {message}")
         raise CheckFailure(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.")
-    if actual.dtype.is_floating_point != expected.dtype.is_floating_point:
-        raise CheckFailure(f"{name} has dtype {actual.dtype}, expected {expected.dtype}.")
+    if actual.dtype != expected.dtype:
+        raise CheckFailure(
+            f"{name} has dtype {actual.dtype}, expected {expected.dtype}: keep the dtype of the inputs "
+            "(create new tensors with dtype=x.dtype, or x.new_zeros(...))."
+        )
     if _close(actual, expected, atol, rtol):
         return
     for wrong, message in hints:
