@@ -4,6 +4,7 @@
   python -m grader lint [CHAPTER ...]                 check the instructor sources
   python -m grader website [CHAPTER ...]              execute the solutions into the website's pages
   python -m grader check NOTEBOOK                     self-check: the score a notebook would get
+  python -m grader autograde SUBMISSIONS              grade a class: gradebook, grades.csv, feedback
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("check", help="run a notebook as the autograder would and print its score")
     p.add_argument("notebook", help="your notebook, e.g. chapters/01-rnn-limits/01-rnn-limits.ipynb")
     p.add_argument("--chapter", help="the chapter it belongs to (default: from the file name)")
+
+    p = commands.add_parser("autograde", help="grade a folder or zip of submissions (instructors)")
+    p.add_argument("submissions", help="nbgrader submitted/ folder, or a folder or .zip exported by an LMS")
+    p.add_argument("--out", default="grading", help="where grades.csv, feedback/ and results/ go (default: grading/)")
+    p.add_argument("--db-url", help="gradebook as an SQLAlchemy URL (default: sqlite in OUT), e.g. postgresql://...")
+    p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once, each in its own process")
+    p.add_argument("--shard", help="i/N: grade only every N-th submission from the i-th (several machines, one gradebook)")
+    p.add_argument("--timeout", type=int, default=300, help="seconds per submission (default 300)")
+    p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
+    p.add_argument("--memory-gb", type=float, default=6, help="address space of a submission's kernel (default 6)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap (trusted code only)")
 
     args = parser.parse_args(argv)
     try:
@@ -83,7 +96,21 @@ def _check(args) -> int:
     return self_check(args.notebook, args.chapter)
 
 
-COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check}
+def _autograde(args) -> int:
+    from pathlib import Path
+
+    from .batch import run_batch
+    from .sandbox import Limits
+
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
+                    memory_bytes=int(args.memory_gb * 2**30))
+    chapters = resolve_chapters(args.chapter) if args.chapter else None
+    run_batch(Path(args.submissions), Path(args.out), args.db_url, args.jobs, args.shard,
+              not args.unsafe_no_sandbox, limits, chapters)
+    return 0
+
+
+COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde}
 
 if __name__ == "__main__":
     sys.exit(main())

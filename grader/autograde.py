@@ -21,6 +21,7 @@ from sqlalchemy.exc import SAWarning
 
 from .authoring import generate, nbgrader_log, read_notebook
 from .course import SOLUTIONS, CourseError, chapter_ids, nbgrader_config
+from .sandbox import Limits, install_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -53,48 +54,79 @@ class NotebookResult:
         return sum(c.max_score for c in self.auto_cells)
 
 
-def autograde(chapter: str, submissions: dict[str, Path]) -> dict[str, NotebookResult]:
-    """Autograde each student's notebook of one chapter; return the results by student id."""
+def prepare_course(chapter: str, course: Path) -> str:
+    """A scratch course folder for one chapter: its source, and a gradebook that knows its test cells.
+    Returns the gradebook's URL."""
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
+    generate(chapter, course, db_url)
+    return db_url
+
+
+def grade_in_course(course: Path, db_url: str, chapter: str, student: str, notebook: Path,
+                    sandbox: tuple[list[Path], Limits] | None = None) -> tuple[NotebookResult, Path]:
+    """Autograde one notebook with nbgrader in a prepared course; return its result and the graded notebook.
+
+    With ``sandbox`` (folders to hide, limits) the kernel runs in the bubblewrap sandbox.
+    """
     from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
 
+    target = course / "submitted" / student / chapter
+    target.mkdir(parents=True)
+    shutil.copy(notebook, target / f"{chapter}.ipynb")
+    config = nbgrader_config(course, db_url)
+    if sandbox is not None:
+        hide, limits = sandbox
+        config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
+        install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide, limits)
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id, coursedir.student_id = chapter, student
+    converter = Autograde(coursedir=coursedir, config=config)
+    with nbgrader_log(converter.log) as log, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own SQLAlchemy noise
+        try:
+            converter.start()
+        except Exception:
+            raise CourseError(f"nbgrader could not autograde {student}'s {chapter}:\n{log.text()}\n"
+                              f"{_failure_reason(log.text(200))}") from None
+    graded = course / "autograded" / student / chapter / f"{chapter}.ipynb"
+    cells = nbformat.read(graded, as_version=4).cells
+    order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
+    manual = {c.metadata["nbgrader"]["grade_id"] for c in cells
+              if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")}
+    messages = _error_messages(cells)
+    result = NotebookResult(chapter, student)
+    with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
+        warnings.simplefilter("ignore", SAWarning)
+        submission = gradebook.find_submission_notebook(chapter, chapter, student)
+        for grade in sorted(submission.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
+            result.cells.append(CellResult(grade.name, float(grade.score), float(grade.max_score),
+                                           grade.name in manual, messages.get(grade.name)))
+    return result, graded
+
+
+def _failure_reason(log: str) -> str:
+    """One line for the CSV: why nbgrader could not grade a notebook at all."""
+    if "DeadKernelError" in log:
+        return "the kernel died while running the notebook (os._exit, a crash, or a memory or process limit)"
+    if "CellTimeoutError" in log or "TimeoutError" in log:
+        return "a cell ran longer than the time limit (an endless loop?)"
+    if "CellExecutionError" in log:
+        return "a cell failed in a way nbgrader could not grade"
+    lines = [line.strip() for line in log.splitlines() if line.strip() and "error processing assignment" not in line]
+    return (lines[-1] if lines else "nbgrader could not grade the notebook")[:200]
+
+
+def autograde(chapter: str, submissions: dict[str, Path]) -> dict[str, NotebookResult]:
+    """Autograde each student's notebook of one chapter in one scratch course (no sandbox: for the
+    learner's own notebook and for tests); return the results by student id."""
     with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
         course = Path(scratch)
-        db_url = f"sqlite:///{course / 'gradebook.db'}"
-        shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
-        generate(chapter, course, db_url)
-        for student, notebook in submissions.items():
-            target = course / "submitted" / student / chapter
-            target.mkdir(parents=True)
-            shutil.copy(notebook, target / f"{chapter}.ipynb")
-        config = nbgrader_config(course, db_url)
-        results = {}
-        for student in submissions:
-            coursedir = CourseDirectory(config=config)
-            coursedir.assignment_id, coursedir.student_id = chapter, student
-            converter = Autograde(coursedir=coursedir, config=config)
-            with nbgrader_log(converter.log) as log, warnings.catch_warnings():
-                warnings.simplefilter("ignore", SAWarning)  # nbgrader's own SQLAlchemy noise
-                try:
-                    converter.start()
-                except Exception:
-                    raise CourseError(f"nbgrader could not autograde {student}'s {chapter}:\n{log.text()}") from None
-            graded = course / "autograded" / student / chapter / f"{chapter}.ipynb"
-            cells = nbformat.read(graded, as_version=4).cells
-            order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
-            manual = {c.metadata["nbgrader"]["grade_id"] for c in cells
-                      if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")}
-            messages = _error_messages(cells)
-            result = NotebookResult(chapter, student)
-            with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
-                warnings.simplefilter("ignore", SAWarning)
-                submission = gradebook.find_submission_notebook(chapter, chapter, student)
-                for grade in sorted(submission.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
-                    result.cells.append(CellResult(grade.name, float(grade.score), float(grade.max_score),
-                                                   grade.name in manual, messages.get(grade.name)))
-            results[student] = result
-        return results
+        db_url = prepare_course(chapter, course)
+        return {student: grade_in_course(course, db_url, chapter, student, notebook)[0]
+                for student, notebook in submissions.items()}
 
 
 def _error_messages(cells: list) -> dict[str, str]:

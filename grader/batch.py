@@ -1,0 +1,213 @@
+"""`python -m grader autograde SUBMISSIONS`: grade a class, safely, into a gradebook, a CSV and feedback.
+
+Each submission is graded by `grader.worker` in a process of its own (``--jobs`` at a time), its kernel
+in the sandbox, under a wall-time limit; whatever happens to one submission, the batch goes on and
+that submission gets 0 with a one-line reason. Only this process writes the gradebook, one
+submission at a time, so SQLite is safe; several machines can share a PostgreSQL gradebook with
+``--shard i/N``. Results are kept in OUT/results/, keyed by a hash of the notebook and the chapter's
+source: a rerun (after a crash, or to regrade) reuses them, so no finished grade is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
+
+from .authoring import generate
+from .autograde import prepare_course
+from .course import ROOT, SOLUTIONS, CourseError, source_notebook
+from .intake import Submission, collect
+from .sandbox import Limits, require_bwrap
+
+FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file"]
+
+
+def _key(submission: Submission) -> str:
+    digest = hashlib.sha256(submission.path.read_bytes())
+    digest.update(source_notebook(submission.chapter).read_bytes())
+    for path in sorted((ROOT / "tinyformer").rglob("*.py")) + sorted((ROOT / "grader").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    if not text:
+        return 0, 1
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise CourseError(f"--shard takes i/N, e.g. 0/4; got {text!r}") from None
+    if not (count >= 1 and 0 <= index < count):
+        raise CourseError(f"--shard {text}: need 0 <= i < N")
+    return index, count
+
+
+def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool, limits: Limits) -> dict:
+    """Grade one submission in a worker process; return its result (a zero with a reason on any failure)."""
+    name = f"{submission.chapter}/{submission.student}"
+    result_path = out / "results" / f"{name}.json"
+    request = {
+        "chapter": submission.chapter, "student": submission.student, "notebook": str(submission.path),
+        "work": str(work / submission.chapter / submission.student), "result": str(result_path),
+        "feedback": str(out / "feedback" / submission.student / f"{submission.chapter}.html"),
+        "hide": [str(p) for p in hide], "sandbox": sandbox, "limits": asdict(limits),
+        "template": str(work / "templates" / submission.chapter),
+    }
+    request_path = work / f"{submission.chapter}-{submission.student}.request.json"
+    request_path.write_text(json.dumps(request))
+    result_path.unlink(missing_ok=True)
+
+    def limit_memory():  # runs in the worker before it starts: bounds what a flood of output can cost
+        resource.setrlimit(resource.RLIMIT_AS, (limits.output_bytes + limits.memory_bytes, limits.output_bytes + limits.memory_bytes))
+
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "grader.worker", str(request_path)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, preexec_fn=limit_memory)
+    try:
+        _, stderr = process.communicate(timeout=limits.notebook_seconds)
+        reason = None if process.returncode == 0 else f"the grader process failed ({_last_line(stderr)})"
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        reason = f"grading took longer than {limits.notebook_seconds} s (an endless loop?)"
+    seconds = time.perf_counter() - start
+    shutil.rmtree(work / submission.chapter / submission.student, ignore_errors=True)
+    if reason is None and result_path.exists():
+        answer = json.loads(result_path.read_text())
+    else:
+        answer = {"status": "error", "reason": reason or "the grader process wrote no result"}
+    answer["seconds"] = round(seconds, 2)
+    answer["key"] = _key(submission)
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.write_text(json.dumps(answer))
+    return answer
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return (lines[-1] if lines else "no message")[:200]
+
+
+def _max_score(chapter: str) -> float:
+    nb = json.loads(source_notebook(chapter).read_text())
+    metas = [c.get("metadata", {}).get("nbgrader", {}) for c in nb["cells"]]
+    return sum(m.get("points", 0) for m in metas if m.get("grade") and not m.get("solution"))
+
+
+def _write_gradebook(db_url: str, submission: Submission, answer: dict) -> None:
+    """Record one submission's scores in the class gradebook (failed ones: 0 on every autograded test)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
+        warnings.simplefilter("ignore", SAWarning)
+        gradebook.update_or_create_student(submission.student)
+        try:
+            gradebook.remove_submission(submission.chapter, submission.student)
+        except MissingEntry:
+            pass
+        gradebook.add_submission(submission.chapter, submission.student)
+        scores = {c["grade_id"]: c for c in answer.get("cells", [])}
+        notebook = gradebook.find_submission_notebook(submission.chapter, submission.chapter, submission.student)
+        for grade in notebook.grades:
+            cell = scores.get(grade.name)
+            if grade.cell.cell_type == "markdown" or (cell and cell["manual"]):
+                continue  # written answers wait for the instructor
+            grade.auto_score = cell["score"] if cell else 0.0
+        gradebook.db.commit()
+
+
+def _register_chapters(db_url: str, chapters: set[str]) -> None:
+    """Make the gradebook know each chapter's notebooks and test cells (nbgrader generate_assignment)."""
+    with tempfile.TemporaryDirectory(prefix="grader-register-") as scratch:
+        for chapter in sorted(chapters):
+            shutil.copytree(SOLUTIONS / chapter, Path(scratch) / "solutions" / chapter)
+            generate(chapter, Path(scratch), db_url)
+
+
+def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str | None,
+              sandbox: bool, limits: Limits, chapters: list[str] | None = None) -> list[dict]:
+    """Grade every submission under ``where``; write OUT/grades.csv, OUT/feedback/ and the gradebook."""
+    if sandbox:
+        require_bwrap()
+    index, count = parse_shard(shard)
+    out.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="grader-batch-", dir=out) as scratch:
+        work = Path(scratch)
+        submissions = collect(where.resolve(), work, chapters)
+        gradable = [s for s in submissions if s.chapter and not s.problem]
+        mine = [s for i, s in enumerate(gradable) if i % count == index]
+        _register_chapters(db_url, {s.chapter for s in mine})
+        for chapter in {s.chapter for s in mine}:  # one scratch course per chapter, copied for each submission
+            prepare_course(chapter, work / "templates" / chapter)
+        hide = [where.resolve(), out.resolve()]
+        todo, done = [], {}
+        for submission in mine:
+            cached = out / "results" / submission.chapter / f"{submission.student}.json"
+            if cached.exists():
+                answer = json.loads(cached.read_text())
+                if answer.get("key") == _key(submission) and answer.get("status") == "graded":
+                    done[id(submission)] = answer
+                    continue
+            todo.append(submission)
+        print(f"{len(mine)} submissions to grade ({len(done)} already graded, shard {index}/{count}), "
+              f"{jobs} at a time, {'in the sandbox' if sandbox else 'WITHOUT a sandbox'}", flush=True)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(_run_worker, s, out, work, hide, sandbox, limits): s for s in todo}
+            for future in as_completed(futures):
+                submission = futures[future]
+                done[id(submission)] = future.result()
+                _report(submission, done[id(submission)])
+        for submission in mine:  # gradebook writes: here only, one at a time, in a fixed order
+            _write_gradebook(db_url, submission, done[id(submission)])
+            rows.append(_row(submission, done[id(submission)]))
+        for submission in submissions:
+            if submission.problem and index == 0:  # refused files are reported once, by shard 0
+                print(f"  refused: {submission.path.name}: {submission.problem}", flush=True)
+                rows.append({"student": submission.student, "chapter": submission.chapter or "", "score": 0,
+                             "max_score": _max_score(submission.chapter) if submission.chapter else "",
+                             "status": "refused", "reason": submission.problem, "file": submission.path.name})
+    csv_path = out / (f"grades.csv" if count == 1 else f"grades-shard{index}of{count}.csv")
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda r: (r["chapter"], r["student"], r["status"])))
+    times = [done[id(s)]["seconds"] for s in mine if "seconds" in done[id(s)] and id(s) in done]
+    if times:
+        print(f"grading time per submission: median {statistics.median(times):.1f} s, max {max(times):.1f} s")
+    print(f"wrote {csv_path} and {out / 'feedback'}/; gradebook: {db_url}")
+    return rows
+
+
+def _row(submission: Submission, answer: dict) -> dict:
+    cells = [c for c in answer.get("cells", []) if not c["manual"]]
+    graded = answer.get("status") == "graded"
+    return {"student": submission.student, "chapter": submission.chapter,
+            "score": sum(c["score"] for c in cells) if graded else 0, "max_score": _max_score(submission.chapter),
+            "status": "graded" if graded else "zero", "reason": "" if graded else answer.get("reason", ""),
+            "file": submission.path.name}
+
+
+def _report(submission: Submission, answer: dict) -> None:
+    row = _row(submission, answer)
+    tail = f"  ({row['reason']})" if row["reason"] else ""
+    print(f"  {submission.chapter}  {submission.student:<20} {row['score']:g} / {row['max_score']:g}"
+          f"  {answer.get('seconds', 0):.1f} s{tail}", flush=True)

@@ -1,0 +1,131 @@
+"""Find the submissions in what an instructor collected: an nbgrader folder, a flat folder or an LMS zip.
+
+Accepted layouts (a .zip of any of them too):
+- nbgrader: ``[submitted/]<student>/<chapter>/<anything>.ipynb``
+- Canvas:   ``<student>_<digits>_<digits>_<anything>.ipynb`` (also ``<student>_LATE_<digits>_...``)
+- Moodle:   ``<Full Name>_<digits>_assignsubmission_file_/<anything>.ipynb``
+- plain:    ``<student>.ipynb`` or ``<student>/<anything>.ipynb``
+
+Which chapter a notebook belongs to is read from its content (the nbgrader grade_ids of its cells), not
+from its file name, so a renamed file is graded as what it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .course import CourseError, chapter_ids, source_notebook
+
+MAX_NOTEBOOK_BYTES = 50 * 2**20  # a submitted notebook larger than this is refused unread
+MAX_ZIP_BYTES = 2 * 2**30  # what a zip may unpack to, in all
+CANVAS = re.compile(r"^(?P<student>[A-Za-z0-9.-]+?)(_LATE)?_\d+_\d+_.+$")
+MOODLE = re.compile(r"^(?P<student>.+?)_\d+_assignsubmission_file_?$")
+
+
+@dataclass
+class Submission:
+    student: str
+    chapter: str | None  # None when the notebook could not be matched to a chapter
+    path: Path
+    problem: str | None = None  # why it cannot be graded (it then scores 0 with this reason)
+
+
+def _student_id(name: str) -> str:
+    """A student id safe for folder names and the gradebook."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")
+    return cleaned or "unknown"
+
+
+def _grade_ids(chapter: str) -> set[str]:
+    nb = json.loads(source_notebook(chapter).read_text())
+    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]} - {None}
+
+
+def identify_chapter(path: Path, chapters: list[str]) -> tuple[str | None, str | None]:
+    """(chapter, problem): the chapter whose graded cells this notebook holds, or why none."""
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return None, f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB"
+        if path.stat().st_size == 0:
+            return None, "the file is empty"
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+        ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells if isinstance(c, dict)} - {None}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, "not a Jupyter notebook (not JSON)"
+    except (KeyError, TypeError, AttributeError):
+        return None, "not a Jupyter notebook (no cells)"
+    overlap = {chapter: len(ids & _grade_ids(chapter)) for chapter in chapters}
+    best = max(overlap, key=overlap.get, default=None)
+    if best is None or overlap[best] == 0:
+        return None, f"not a notebook of {'/'.join(chapters)}: none of its graded cells is there"
+    return best, None
+
+
+def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> list[Submission]:
+    """Every notebook under ``where`` (a folder or a zip, unpacked into ``scratch``), with its student and chapter."""
+    chapters = chapters or chapter_ids()
+    if not where.exists():
+        raise CourseError(f"{where}: no such file or folder")
+    if where.is_file():
+        if not zipfile.is_zipfile(where):
+            raise CourseError(f"{where}: expected a folder of submissions or a .zip of them")
+        where = _unzip(where, scratch / "unzipped")
+    found: dict[tuple[str, str], Submission] = {}
+    problems: list[Submission] = []
+    for path in sorted(where.rglob("*")):
+        if not path.is_file() or path.is_symlink() or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(where).parts):
+            continue
+        if path.suffix != ".ipynb":
+            continue
+        student = _student_for(path.relative_to(where), chapters)
+        chapter, problem = identify_chapter(path, chapters)
+        submission = Submission(student, chapter, path, problem)
+        if chapter is None:
+            problems.append(submission)
+            continue
+        key = (student, chapter)
+        if key in found:  # two notebooks of one chapter from one student: keep the later file name, say so
+            submission.problem = None
+            found[key].problem = f"replaced by {path.name}"
+            problems.append(found[key])
+        found[key] = submission
+    return sorted(found.values(), key=lambda s: (s.chapter, s.student)) + problems
+
+
+def _student_for(relative: Path, chapters: list[str]) -> str:
+    parts = relative.parts
+    if parts and parts[0] == "submitted":
+        parts = parts[1:]
+    if len(parts) >= 3 and parts[1] in chapters:  # nbgrader: student/chapter/file
+        return _student_id(parts[0])
+    if len(parts) >= 2:
+        moodle = MOODLE.match(parts[-2])
+        return _student_id(moodle["student"] if moodle else parts[-2])
+    canvas = CANVAS.match(relative.stem)
+    return _student_id(canvas["student"] if canvas else relative.stem)
+
+
+def _unzip(archive: Path, target: Path) -> Path:
+    """Unpack a zip safely: no paths outside the target, no links, bounded size."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        total = 0
+        for info in zf.infolist():
+            name = Path(info.filename)
+            if info.is_dir() or name.is_absolute() or ".." in name.parts:
+                continue
+            total += info.file_size
+            if total > MAX_ZIP_BYTES:
+                raise CourseError(f"{archive}: unpacks to more than {MAX_ZIP_BYTES // 2**30} GiB; refusing it")
+            out = target / name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    return target

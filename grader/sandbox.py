@@ -1,0 +1,86 @@
+"""The sandbox a submission's kernel runs in: bubblewrap, with limits.
+
+The kernel sees a read-only view of the system with the course, the home folders, the instructor's
+files and every other submission hidden behind empty read-only folders; its only writable places are
+its own notebook folder and a private /tmp. It has no network (a fresh network namespace with only
+its own loopback), its own IPC, hostname and process tree, and it dies with the grader. Resource
+limits (address space, processes, file size) are set with prlimit. The kernel talks to nbgrader over
+Unix sockets in a private runtime folder, since it cannot reach the grader's TCP ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config
+
+from .course import ROOT, CourseError
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_seconds: int = 60  # one cell's wall time
+    notebook_seconds: int = 300  # one submission's wall time, grading included
+    memory_bytes: int = 6 * 2**30  # the kernel's address space (torch alone maps about 1.5 GiB)
+    processes: int = 512  # processes and threads the kernel may have
+    file_bytes: int = 64 * 2**20  # the largest file the kernel may write
+    output_bytes: int = 2 * 2**30  # address space of the grading process (bounds what output can cost)
+
+
+def bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+def require_bwrap() -> str:
+    path = bwrap()
+    if path is None:
+        raise CourseError(
+            "the sandbox for student code (bubblewrap) is not installed: `apt-get install bubblewrap` "
+            "(make install does it where it can), or pass --unsafe-no-sandbox to grade without it"
+        )
+    return path
+
+
+def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits) -> list[str]:
+    """The command that starts one sandboxed ipykernel working in ``kernel_dir``."""
+    readable = [Path(sys.prefix), Path(sys.base_prefix), ROOT / "tinyformer"]  # Python and the course's package
+    argv = [require_bwrap(), "--die-with-parent", "--new-session",
+            "--unshare-user", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    hidden = sorted({p.resolve() for p in [Path.home(), Path("/home"), Path("/root"), ROOT, *hide] if p.exists()},
+                    key=lambda p: len(p.parts))
+    for path in hidden:
+        argv += ["--tmpfs", str(path)]
+    for path in readable:
+        argv += ["--ro-bind", str(path.resolve()), str(path.resolve())]
+    argv += ["--bind", str(kernel_dir), str(kernel_dir), "--bind", str(runtime_dir), str(runtime_dir)]
+    for path in hidden:  # after the binds: their mount points are made inside these empty folders first
+        argv += ["--remount-ro", str(path)]
+    argv += ["--chdir", str(kernel_dir), "--setenv", "HOME", str(kernel_dir),
+             "--setenv", "IPYTHONDIR", str(runtime_dir / "ipython"), "--setenv", "MPLCONFIGDIR", str(runtime_dir / "mpl"),
+             "--unsetenv", "JPY_PARENT_PID", "--",
+             "prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
+             "--core=0", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return argv
+
+
+def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits) -> None:
+    """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
+    a private runtime folder, and Unix-socket transport. Changes this process's environment."""
+    runtime = scratch / "runtime"
+    spec = scratch / "jupyter" / "kernels" / "python3"
+    for folder in (runtime / "ipython", runtime / "mpl", spec):
+        folder.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": kernel_argv(kernel_dir, runtime, hide, limits),
+        "display_name": "Python 3 (sandboxed)", "language": "python"}))
+    os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(runtime / "kernel")
+    config.KernelManager.connection_file = str(runtime / "kernel.json")

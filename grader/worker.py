@@ -1,0 +1,80 @@
+"""One submission, graded in a process of its own: `python -m grader.worker REQUEST.json`.
+
+The batch (grader/batch.py) starts one such process per submission, with a wall-time limit, so a
+submission that hangs, crashes or floods its output takes only this process down. It writes the
+result JSON (atomically) and the learner's HTML feedback; the batch alone writes the gradebook.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import nbformat
+
+from .autograde import ANSI, grade_in_course, prepare_course
+from .course import CourseError, nbgrader_config
+from .sandbox import Limits
+
+
+def feedback_html(graded: Path, result, title: str) -> str:
+    """The graded notebook as HTML for the learner: hidden tests removed, test errors reduced to their
+    message (a traceback would quote hidden test code), a score table on top."""
+    from nbconvert import HTMLExporter
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    nb = nbformat.read(graded, as_version=4)
+    nb, _ = ClearHiddenTests(config=nbgrader_config(graded.parent)).preprocess(nb, {})
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            cell.outputs = [
+                nbformat.v4.new_output("stream", name="stdout",
+                                       text=ANSI.sub("", f"{o.get('ename')}: {o.get('evalue')}\n"))
+                if o.get("output_type") == "error" else o
+                for o in cell.outputs
+            ]
+    rows = "\n".join(
+        f"| `{c.grade_id}` | {'graded by hand' if c.manual else f'{c.score:g}'} | {c.max_score:g} | "
+        f"{(c.message or '').splitlines()[0] if c.message else ''} |"
+        for c in result.cells)
+    summary = (f"# Feedback: {title}\n\nAutograded score: **{result.score:g} / {result.max_score:g}** "
+               f"(written answers are graded by hand).\n\n| test | points | out of | first error |\n| --- | --- | --- | --- |\n{rows}\n")
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(summary))
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    return body
+
+
+def main(request_path: str) -> int:
+    request = json.loads(Path(request_path).read_text())
+    work = Path(request["work"])
+    chapter, student = request["chapter"], request["student"]
+    limits = Limits(**request["limits"])
+    sandbox = ([Path(p) for p in request["hide"]], limits) if request["sandbox"] else None
+    try:
+        course = work / "course"
+        if request.get("template"):  # a course prepared once per chapter by the batch: copy it
+            shutil.copytree(request["template"], course)
+            db_url = f"sqlite:///{course / 'gradebook.db'}"
+        else:
+            db_url = prepare_course(chapter, course)
+        result, graded = grade_in_course(course, db_url, chapter, student, Path(request["notebook"]), sandbox)
+        feedback = Path(request["feedback"])
+        feedback.parent.mkdir(parents=True, exist_ok=True)
+        feedback.write_text(feedback_html(graded, result, f"{student}, {chapter}"))
+        answer = {"status": "graded", "cells": [asdict(c) for c in result.cells]}
+    except CourseError as error:
+        answer = {"status": "error", "reason": str(error).splitlines()[-1][:300]}
+    out = Path(request["result"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    partial.write_text(json.dumps(answer))
+    partial.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
