@@ -13,6 +13,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 install: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap, the sandbox the grader runs submissions in"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "note: install bubblewrap (e.g. sudo apt-get install bubblewrap) to autograde submissions"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools
 	$(PY) -m pip install --quiet -r requirements.txt

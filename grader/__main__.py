@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=300, help="seconds per submission (default 300)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
     p.add_argument("--memory-gb", type=float, default=6, help="address space of a submission's kernel (default 6)")
+    p.add_argument("--regrade", action="store_true", help="grade again what OUT/results/ already holds")
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap (trusted code only)")
 
     args = parser.parse_args(argv)
@@ -106,7 +107,7 @@ def _autograde(args) -> int:
                     memory_bytes=int(args.memory_gb * 2**30))
     chapters = resolve_chapters(args.chapter) if args.chapter else None
     run_batch(Path(args.submissions), Path(args.out), args.db_url, args.jobs, args.shard,
-              not args.unsafe_no_sandbox, limits, chapters)
+              not args.unsafe_no_sandbox, limits, chapters, args.regrade)
     return 0
 
 

@@ -115,7 +115,8 @@ def _failure_reason(log: str) -> str:
         return "a cell ran longer than the time limit (an endless loop?)"
     if "CellExecutionError" in log:
         return "a cell failed in a way nbgrader could not grade"
-    lines = [line.strip() for line in log.splitlines() if line.strip() and "error processing assignment" not in line]
+    lines = [line.strip() for line in log.splitlines()
+             if line.strip() and not line.startswith(("There was an error processing", "Removing failed assignment", " "))]
     return (lines[-1] if lines else "nbgrader could not grade the notebook")[:200]
 
 

@@ -142,7 +142,7 @@ def _register_chapters(db_url: str, chapters: set[str]) -> None:
 
 
 def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str | None,
-              sandbox: bool, limits: Limits, chapters: list[str] | None = None) -> list[dict]:
+              sandbox: bool, limits: Limits, chapters: list[str] | None = None, regrade: bool = False) -> list[dict]:
     """Grade every submission under ``where``; write OUT/grades.csv, OUT/feedback/ and the gradebook."""
     if sandbox:
         require_bwrap()
@@ -164,7 +164,7 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
             cached = out / "results" / submission.chapter / f"{submission.student}.json"
             if cached.exists():
                 answer = json.loads(cached.read_text())
-                if answer.get("key") == _key(submission) and answer.get("status") == "graded":
+                if answer.get("key") == _key(submission) and not regrade:
                     done[id(submission)] = answer
                     continue
             todo.append(submission)

@@ -10,10 +10,12 @@ Unix sockets in a private runtime folder, since it cannot reach the grader's TCP
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +74,9 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
 def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits) -> None:
     """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
     a private runtime folder, and Unix-socket transport. Changes this process's environment."""
-    runtime = scratch / "runtime"
+    # Unix socket paths are limited to about 100 characters: keep the runtime folder's path short.
+    runtime = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
+    atexit.register(shutil.rmtree, runtime, True)
     spec = scratch / "jupyter" / "kernels" / "python3"
     for folder in (runtime / "ipython", runtime / "mpl", spec):
         folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 
 from .autograde import ANSI, grade_in_course, prepare_course
-from .course import CourseError, nbgrader_config
+from .authoring import MARKERS
+from .course import CourseError
 from .sandbox import Limits
 
 
@@ -24,13 +25,12 @@ def feedback_html(graded: Path, result, title: str) -> str:
     """The graded notebook as HTML for the learner: hidden tests removed, test errors reduced to their
     message (a traceback would quote hidden test code), a score table on top."""
     from nbconvert import HTMLExporter
-    from nbgrader.preprocessors import ClearHiddenTests
 
     nb = nbformat.read(graded, as_version=4)
-    nb, _ = ClearHiddenTests(config=nbgrader_config(graded.parent)).preprocess(nb, {})
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade"):
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            cell.source = _without_hidden_tests(cell.source)  # test cells only: learners' text is theirs
             cell.outputs = [
                 nbformat.v4.new_output("stream", name="stdout",
                                        text=ANSI.sub("", f"{o.get('ename')}: {o.get('evalue')}\n"))
@@ -46,6 +46,18 @@ def feedback_html(graded: Path, result, title: str) -> str:
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(summary))
     body, _ = HTMLExporter().from_notebook_node(nb)
     return body
+
+
+def _without_hidden_tests(source: str) -> str:
+    kept, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == MARKERS["hidden tests"][0]:
+            hidden = True
+        elif line.strip() == MARKERS["hidden tests"][1]:
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def main(request_path: str) -> int:
@@ -67,7 +79,8 @@ def main(request_path: str) -> int:
         feedback.write_text(feedback_html(graded, result, f"{student}, {chapter}"))
         answer = {"status": "graded", "cells": [asdict(c) for c in result.cells]}
     except CourseError as error:
-        answer = {"status": "error", "reason": str(error).splitlines()[-1][:300]}
+        answer = {"status": "error", "reason": str(error).splitlines()[-1][:300],
+                  "log": str(error).splitlines()[-40:]}  # for the instructor: results/<chapter>/<student>.json
     out = Path(request["result"])
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")

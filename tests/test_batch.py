@@ -1,0 +1,180 @@
+"""The instructors' batch: an adversarial class graded in the sandbox, each submission with its expected
+outcome; the batch never stops, a rerun regrades nothing and changes nothing, no hidden test leaks."""
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.batch import run_batch
+from grader.course import ROOT
+from grader.sandbox import Limits, bwrap
+from tests.submissions import completed, save, student_edition
+
+CHAPTER = "01-rnn-limits"
+SOLUTION_FILE = ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"
+
+# Each probe defines a correct rnn_forward only if it got what the sandbox must deny: a pass of the
+# 3 points of rnn_forward's tests would show the breach. Denied, the class scores 6 / 9.
+CHEAT_IF = '''def _cheat():
+    import torch
+    def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
+        h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0
+        out = []
+        for t in range(x.shape[1]):
+            h = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh.T + b_h)
+            out.append(h)
+        return torch.stack(out, 1), h
+    globals()["rnn_forward"] = rnn_forward
+try:
+    {probe}
+    _cheat()
+except Exception as error:
+    print("denied:", type(error).__name__)
+'''
+PROBES = {
+    "network": "import socket; socket.create_connection(('1.1.1.1', 80), 3)",
+    "loopback": "import socket; socket.create_connection(('127.0.0.1', 22), 3)",
+    "reads_hidden_tests": f"assert 'BEGIN HIDDEN TESTS' in open({str(SOLUTION_FILE)!r}).read()",
+    "reads_repository": f"open({str(ROOT / 'README.md')!r}).read()",
+    "writes_outside": f"open({str(ROOT / 'pwned.txt')!r}, 'w').write('x')",
+    "reads_other_submission": "import glob; assert glob.glob('/tmp/**/reference*.ipynb', recursive=True) or open(__import__('os').environ['CLASS_FOLDER'] + '/reference.ipynb').read()",
+    "memory_bomb": "x = bytearray(40 * 2**30); x[-1] = 1",
+}
+WRONG_RNN_ZEROS = "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    hs = x.new_zeros(x.shape[0], x.shape[1], W_hh.shape[0])\n    return hs, hs[:, -1]\n"
+EXPECTED = {  # student -> (score out of 9, status)
+    "reference": (9, "graded"),
+    "untouched": (0, "graded"),
+    "partial": (4, "graded"),
+    "renamed_my_homework_FINAL-2": (9, "graded"),  # a plain file: the student is its (cleaned) name
+    "endless_loop": (0, "zero"),
+    "os_exit": (0, "zero"),
+    "segfault": (0, "zero"),
+    "sys_exit": (6, "graded"),
+    "monkeypatched_allclose": (7, "graded"),
+    "eq_always_true": (6, "graded"),
+    "edited_test_cell": (7, "graded"),
+    "deleted_test_cell": (7, "graded"),
+    "huge_output": (9, "graded"),
+    **{f"probe_{name}": (6, "graded") for name in PROBES},
+}
+
+
+def build_class(folder: Path) -> None:
+    save(completed(CHAPTER), folder / "reference.ipynb")
+    save(student_edition(CHAPTER), folder / "untouched.ipynb")
+    save(completed(CHAPTER, {
+        "rnn_forward": "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0\n    out = []\n    for t in range(x.shape[1]):\n        h = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh + b_h)\n        out.append(h)\n    return torch.stack(out, 1), h\n",
+        "causal_average": "def causal_average(x):\n    seq = x.shape[1]\n    return torch.ones(seq, seq, dtype=x.dtype).tril() / torch.arange(0, seq, dtype=x.dtype).clamp(min=1)[:, None] @ x\n",
+    }), folder / "partial.ipynb")
+    save(completed(CHAPTER), folder / "renamed_my_homework_FINAL (2).ipynb")
+    save(completed(CHAPTER, {"causal_average": "def causal_average(x):\n    while True:\n        pass\n"}), folder / "endless_loop.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "import os\nos._exit(0)\n"}), folder / "os_exit.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "import ctypes\nctypes.string_at(0)\n"}), folder / "segfault.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "import sys\nsys.exit(0)\n"}), folder / "sys_exit.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "torch.allclose = lambda *a, **k: True\nimport numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_RNN_ZEROS}), folder / "monkeypatched_allclose.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "class Yes:\n    shape = None\n    def __eq__(self, other):\n        return True\n    def __getitem__(self, i):\n        return self\ndef rnn_forward(*args, **kwargs):\n    return Yes(), Yes()\n"}), folder / "eq_always_true.ipynb")
+    for name, mutate in [("edited_test_cell", lambda c: setattr(c, "source", "print('all good')")), ("deleted_test_cell", None)]:
+        nb = completed(CHAPTER, {"rnn_forward": WRONG_RNN_ZEROS})
+        index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values")
+        if mutate:
+            nb.cells[index].source = "print('all good')"
+        else:
+            del nb.cells[index]
+        save(nb, folder / f"{name}.ipynb")
+    nb = completed(CHAPTER)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(200_000):\n    print('x' * 1000)"))
+    save(nb, folder / "huge_output.ipynb")
+    for name, probe in PROBES.items():
+        save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"probe_{name}.ipynb")
+    (folder / "not_json.ipynb").write_text("{ this is not json")
+    (folder / "empty.ipynb").write_text("")
+    save(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('chapter 99')")]), folder / "wrong_chapter.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if bwrap() is None:
+        pytest.fail("bubblewrap is not installed: `make install` installs it (apt-get install bubblewrap)")
+    folder = tmp_path_factory.mktemp("class")
+    build_class(folder)
+    out = tmp_path_factory.mktemp("grading")
+    os.environ["CLASS_FOLDER"] = str(folder)
+    limits = Limits(cell_seconds=15, notebook_seconds=120)
+    rows = run_batch(folder, out, None, 2, None, True, limits)
+    return folder, out, limits, rows
+
+
+def read_csv(out: Path) -> dict[str, dict]:
+    with open(out / "grades.csv") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_every_submission_gets_its_expected_score(graded):
+    _, out, _, _ = graded
+    rows = read_csv(out)
+    got = {student: (float(rows[student]["score"]), rows[student]["status"]) for student in EXPECTED if student in rows}
+    assert got == {s: (float(score), status) for s, (score, status) in EXPECTED.items()}
+
+
+def test_failures_give_a_one_line_reason(graded):
+    rows = read_csv(graded[1])
+    assert "time limit" in rows["endless_loop"]["reason"]
+    assert "kernel died" in rows["os_exit"]["reason"] and "kernel died" in rows["segfault"]["reason"]
+    assert rows["not_json"]["status"] == "refused" and "not JSON" in rows["not_json"]["reason"]
+    assert rows["empty"]["status"] == "refused" and "empty" in rows["empty"]["reason"]
+    assert rows["wrong_chapter"]["status"] == "refused" and "not a notebook of" in rows["wrong_chapter"]["reason"]
+    assert all("\n" not in row["reason"] for row in rows.values())
+
+
+def test_nothing_was_written_outside_the_sandbox(graded):
+    assert not (ROOT / "pwned.txt").exists()
+
+
+def test_gradebook_holds_the_scores(graded):
+    from nbgrader.api import Gradebook
+
+    _, out, _, _ = graded
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_submission(CHAPTER, "reference").score == 9
+        assert gradebook.find_submission(CHAPTER, "partial").score == 4
+        assert gradebook.find_submission(CHAPTER, "os_exit").score == 0
+
+
+def test_feedback_shows_no_hidden_test(graded):
+    _, out, _, _ = graded
+    hidden = ["### BEGIN HIDDEN TESTS", "_norms_by_loop", "hs with a given h0"]
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        text = page.read_text()
+        assert "Autograded score" in text
+        for line in hidden:
+            assert line not in text, f"{page}: hidden test text {line!r} in the feedback"
+
+
+def test_a_rerun_regrades_nothing_and_changes_nothing(graded, capsys):
+    folder, out, limits, _ = graded
+    before = (out / "grades.csv").read_text()
+    run_batch(folder, out, None, 2, None, True, limits)
+    assert "(%d already graded" % sum(1 for s in EXPECTED) in capsys.readouterr().out
+    assert (out / "grades.csv").read_text() == before
+
+
+def test_shards_split_the_class(graded, tmp_path):
+    folder, _, limits, _ = graded
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ["reference.ipynb", "untouched.ipynb", "partial.ipynb"]:
+        shutil.copy(folder / name, small / name)
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = run_batch(small, tmp_path / "a", db, 1, "0/2", True, limits)
+    second = run_batch(small, tmp_path / "b", db, 1, "1/2", True, limits)
+    assert sorted(r["student"] for r in first + second) == ["partial", "reference", "untouched"]
+    from nbgrader.api import Gradebook
+    with Gradebook(db) as gradebook:
+        assert sorted(s.student.id for s in gradebook.assignment_submissions(CHAPTER)) == ["partial", "reference", "untouched"]
