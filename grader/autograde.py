@@ -64,10 +64,11 @@ def prepare_course(chapter: str, course: Path) -> str:
 
 
 def grade_in_course(course: Path, db_url: str, chapter: str, student: str, notebook: Path,
-                    sandbox: tuple[list[Path], Limits] | None = None) -> tuple[NotebookResult, Path]:
+                    sandbox: tuple[list[Path], Limits, int] | None = None) -> tuple[NotebookResult, Path]:
     """Autograde one notebook with nbgrader in a prepared course; return its result and the graded notebook.
 
-    With ``sandbox`` (folders to hide, limits) the kernel runs in the bubblewrap sandbox.
+    With ``sandbox`` (folders to hide, limits, the uid to run as when grading as root) the kernel runs in
+    the bubblewrap sandbox.
     """
     from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
@@ -78,9 +79,9 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
     shutil.copy(notebook, target / f"{chapter}.ipynb")
     config = nbgrader_config(course, db_url)
     if sandbox is not None:
-        hide, limits = sandbox
+        hide, limits, uid = sandbox
         config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
-        install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide, limits)
+        install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide, limits, uid)
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id, coursedir.student_id = chapter, student
     converter = Autograde(coursedir=coursedir, config=config)

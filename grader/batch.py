@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import os
+import queue
 import resource
 import shutil
 import signal
@@ -33,7 +34,7 @@ from .authoring import generate
 from .autograde import prepare_course
 from .course import ROOT, SOLUTIONS, CourseError, source_notebook
 from .intake import Submission, collect
-from .sandbox import Limits, require_bwrap
+from .sandbox import SANDBOX_UIDS, Limits, require_bwrap
 
 FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file"]
 
@@ -58,8 +59,21 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return index, count
 
 
-def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool, limits: Limits) -> dict:
-    """Grade one submission in a worker process; return its result (a zero with a reason on any failure)."""
+def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool, limits: Limits,
+                slots: "queue.Queue[int]") -> dict:
+    """Grade one submission in a worker process; return its result (a zero with a reason on any failure).
+
+    ``slots`` hands out one uid per concurrent worker, so per-user limits (processes) of one submission
+    never touch another's."""
+    slot = slots.get()
+    try:
+        return _grade_in_worker(submission, out, work, hide, sandbox, limits, SANDBOX_UIDS + slot)
+    finally:
+        slots.put(slot)
+
+
+def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool,
+                     limits: Limits, uid: int) -> dict:
     name = f"{submission.chapter}/{submission.student}"
     result_path = out / "results" / f"{name}.json"
     request = {
@@ -67,7 +81,7 @@ def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path],
         "work": str(work / submission.chapter / submission.student), "result": str(result_path),
         "feedback": str(out / "feedback" / submission.student / f"{submission.chapter}.html"),
         "hide": [str(p) for p in hide], "sandbox": sandbox, "limits": asdict(limits),
-        "template": str(work / "templates" / submission.chapter),
+        "template": str(work / "templates" / submission.chapter), "uid": uid,
     }
     request_path = work / f"{submission.chapter}-{submission.student}.request.json"
     request_path.write_text(json.dumps(request))
@@ -170,8 +184,11 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
             todo.append(submission)
         print(f"{len(mine)} submissions to grade ({len(done)} already graded, shard {index}/{count}), "
               f"{jobs} at a time, {'in the sandbox' if sandbox else 'WITHOUT a sandbox'}", flush=True)
+        slots: queue.Queue[int] = queue.Queue()
+        for slot in range(max(1, jobs)):
+            slots.put(slot)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_run_worker, s, out, work, hide, sandbox, limits): s for s in todo}
+            futures = {pool.submit(_run_worker, s, out, work, hide, sandbox, limits, slots): s for s in todo}
             for future in as_completed(futures):
                 submission = futures[future]
                 done[id(submission)] = future.result()

@@ -24,6 +24,10 @@ from traitlets.config import Config
 from .course import ROOT, CourseError
 
 
+NOBODY = 65534  # the unprivileged user a sandboxed kernel runs as when grading as root (one at a time)
+SANDBOX_UIDS = 200_000  # with --jobs N as root, slot k runs as uid SANDBOX_UIDS + k: limits are per user
+
+
 @dataclass(frozen=True)
 class Limits:
     cell_seconds: int = 60  # one cell's wall time
@@ -48,30 +52,45 @@ def require_bwrap() -> str:
     return path
 
 
-def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits) -> list[str]:
+def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits, uid: int = NOBODY) -> list[str]:
     """The command that starts one sandboxed ipykernel working in ``kernel_dir``."""
     readable = [Path(sys.prefix), Path(sys.base_prefix), ROOT / "tinyformer"]  # Python and the course's package
-    argv = [require_bwrap(), "--die-with-parent", "--new-session",
-            "--unshare-user", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    as_root = os.geteuid() == 0
+    argv = [require_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid",
+            *([] if as_root else ["--unshare-user"]), "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     hidden = sorted({p.resolve() for p in [Path.home(), Path("/home"), Path("/root"), ROOT, *hide] if p.exists()},
                     key=lambda p: len(p.parts))
     for path in hidden:
-        argv += ["--tmpfs", str(path)]
-    for path in readable:
-        argv += ["--ro-bind", str(path.resolve()), str(path.resolve())]
-    argv += ["--bind", str(kernel_dir), str(kernel_dir), "--bind", str(runtime_dir), str(runtime_dir)]
+        argv += ["--perms", "0755", "--tmpfs", str(path)]
+    mounts = [("--ro-bind", p.resolve()) for p in readable] + [("--bind", kernel_dir), ("--bind", runtime_dir)]
+    made: set[Path] = set()
+    for how, path in mounts:
+        # the folders leading to a mount inside an empty folder: traversable by the kernel's user
+        for parent in reversed(path.parents):
+            if parent not in made and any(h in parent.parents for h in [*hidden, Path("/tmp")]):
+                argv += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        argv += [how, str(path), str(path)]
     for path in hidden:  # after the binds: their mount points are made inside these empty folders first
         argv += ["--remount-ro", str(path)]
     argv += ["--chdir", str(kernel_dir), "--setenv", "HOME", str(kernel_dir),
              "--setenv", "IPYTHONDIR", str(runtime_dir / "ipython"), "--setenv", "MPLCONFIGDIR", str(runtime_dir / "mpl"),
-             "--unsetenv", "JPY_PARENT_PID", "--",
-             "prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
+             "--unsetenv", "JPY_PARENT_PID", "--"]
+    if as_root:
+        # The kernel exempts root from process limits: inside the sandbox, drop to an unprivileged user
+        # (who owns the connection file, the runtime folder and the notebook folder), so --nproc holds.
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+    argv += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
              "--core=0", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if as_root:  # hand the connection file (written for root only) and the notebook folder to the kernel's user
+        argv = ["sh", "-c", 'owner="$0" file="$1" folder="$2"; shift 2; chown "$owner" "$file" && chown -R "$owner" "$folder" && exec "$@"',
+                f"{uid}:{uid}", "{connection_file}", str(kernel_dir), *argv]
     return argv
 
 
-def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits) -> None:
+def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits,
+                   uid: int = NOBODY) -> None:
     """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
     a private runtime folder, and Unix-socket transport. Changes this process's environment."""
     # Unix socket paths are limited to about 100 characters: keep the runtime folder's path short.
@@ -80,8 +99,11 @@ def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[P
     spec = scratch / "jupyter" / "kernels" / "python3"
     for folder in (runtime / "ipython", runtime / "mpl", spec):
         folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # the kernel runs as NOBODY: its runtime folder and notebook folder are its own
+        for folder in (runtime, runtime / "ipython", runtime / "mpl"):
+            os.chown(folder, uid, uid)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(kernel_dir, runtime, hide, limits),
+        "argv": kernel_argv(kernel_dir, runtime, hide, limits, uid),
         "display_name": "Python 3 (sandboxed)", "language": "python"}))
     os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)

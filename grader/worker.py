@@ -65,7 +65,7 @@ def main(request_path: str) -> int:
     work = Path(request["work"])
     chapter, student = request["chapter"], request["student"]
     limits = Limits(**request["limits"])
-    sandbox = ([Path(p) for p in request["hide"]], limits) if request["sandbox"] else None
+    sandbox = ([Path(p) for p in request["hide"]], limits, request["uid"]) if request["sandbox"] else None
     try:
         course = work / "course"
         if request.get("template"):  # a course prepared once per chapter by the batch: copy it

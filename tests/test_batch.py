@@ -45,6 +45,10 @@ PROBES = {
     "reads_other_submission": "import glob; assert glob.glob('/tmp/**/reference*.ipynb', recursive=True) or open(__import__('os').environ['CLASS_FOLDER'] + '/reference.ipynb').read()",
     "memory_bomb": "x = bytearray(40 * 2**30); x[-1] = 1",
 }
+ALLOWED = {  # what the sandbox must still allow: these probes get full marks
+    "writes_own_folder": "open('scratch.txt', 'w').write('a learner may write files next to the notebook')",
+    "writes_tmp": "open('/tmp/scratch.txt', 'w').write('and in a private /tmp')",
+}
 WRONG_RNN_ZEROS = "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    hs = x.new_zeros(x.shape[0], x.shape[1], W_hh.shape[0])\n    return hs, hs[:, -1]\n"
 EXPECTED = {  # student -> (score out of 9, status)
     "reference": (9, "graded"),
@@ -60,7 +64,9 @@ EXPECTED = {  # student -> (score out of 9, status)
     "edited_test_cell": (7, "graded"),
     "deleted_test_cell": (7, "graded"),
     "huge_output": (9, "graded"),
+    "fork_bomb": (0, "zero"),
     **{f"probe_{name}": (6, "graded") for name in PROBES},
+    **{f"allowed_{name}": (9, "graded") for name in ALLOWED},
 }
 
 
@@ -91,6 +97,9 @@ def build_class(folder: Path) -> None:
     save(nb, folder / "huge_output.ipynb")
     for name, probe in PROBES.items():
         save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"probe_{name}.ipynb")
+    for name, probe in ALLOWED.items():
+        save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"allowed_{name}.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "import os\nwhile True:\n    os.fork()\n"}), folder / "fork_bomb.ipynb")
     (folder / "not_json.ipynb").write_text("{ this is not json")
     (folder / "empty.ipynb").write_text("")
     save(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('chapter 99')")]), folder / "wrong_chapter.ipynb")
@@ -125,6 +134,7 @@ def test_failures_give_a_one_line_reason(graded):
     rows = read_csv(graded[1])
     assert "time limit" in rows["endless_loop"]["reason"]
     assert "kernel died" in rows["os_exit"]["reason"] and "kernel died" in rows["segfault"]["reason"]
+    assert rows["fork_bomb"]["reason"]
     assert rows["not_json"]["status"] == "refused" and "not JSON" in rows["not_json"]["reason"]
     assert rows["empty"]["status"] == "refused" and "empty" in rows["empty"]["reason"]
     assert rows["wrong_chapter"]["status"] == "refused" and "not a notebook of" in rows["wrong_chapter"]["reason"]
