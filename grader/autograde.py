@@ -76,7 +76,7 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
 
     target = course / "submitted" / student / chapter
     target.mkdir(parents=True)
-    shutil.copy(notebook, target / f"{chapter}.ipynb")
+    nbformat.write(_without_duplicate_ids(read_notebook(notebook)), target / f"{chapter}.ipynb")
     config = nbgrader_config(course, db_url)
     if sandbox is not None:
         hide, limits, uid = sandbox
@@ -106,6 +106,26 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
             result.cells.append(CellResult(grade.name, float(grade.score), float(grade.max_score),
                                            grade.name in manual, messages.get(grade.name)))
     return result, graded
+
+
+def _without_duplicate_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """nbgrader refuses a notebook whose graded cells repeat a grade_id (a copied test cell, say). Keep the
+    first cell of each grade_id; later copies of a test cell are dropped (nbgrader restores the test from
+    the source anyway), later copies of a solution cell stay as plain cells (the learner's code is kept)."""
+    seen: set[str] = set()
+    cells = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if grade_id and grade_id in seen:
+            if meta.get("grade") and not meta.get("solution"):
+                continue
+            del cell.metadata["nbgrader"]
+        elif grade_id:
+            seen.add(grade_id)
+        cells.append(cell)
+    nb.cells = cells
+    return nb
 
 
 def _failure_reason(log: str) -> str:

@@ -63,6 +63,9 @@ EXPECTED = {  # student -> (score out of 9, status)
     "eq_always_true": (6, "graded"),
     "edited_test_cell": (7, "graded"),
     "deleted_test_cell": (7, "graded"),
+    "duplicated_test_cell": (7, "graded"),
+    "retyped_test_cell": (7, "graded"),
+    "duplicated_solution_cell": (9, "graded"),
     "huge_output": (9, "graded"),
     "fork_bomb": (0, "zero"),
     **{f"probe_{name}": (6, "graded") for name in PROBES},
@@ -84,14 +87,24 @@ def build_class(folder: Path) -> None:
     save(completed(CHAPTER, {"rnn_forward": "import sys\nsys.exit(0)\n"}), folder / "sys_exit.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "torch.allclose = lambda *a, **k: True\nimport numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_RNN_ZEROS}), folder / "monkeypatched_allclose.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "class Yes:\n    shape = None\n    def __eq__(self, other):\n        return True\n    def __getitem__(self, i):\n        return self\ndef rnn_forward(*args, **kwargs):\n    return Yes(), Yes()\n"}), folder / "eq_always_true.ipynb")
-    for name, mutate in [("edited_test_cell", lambda c: setattr(c, "source", "print('all good')")), ("deleted_test_cell", None)]:
+    for name in ["edited_test_cell", "deleted_test_cell", "duplicated_test_cell", "retyped_test_cell"]:
         nb = completed(CHAPTER, {"rnn_forward": WRONG_RNN_ZEROS})
         index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values")
-        if mutate:
+        if name == "edited_test_cell":
             nb.cells[index].source = "print('all good')"
-        else:
+        elif name == "deleted_test_cell":
             del nb.cells[index]
+        elif name == "duplicated_test_cell":
+            copy = nbformat.from_dict(dict(nb.cells[index]))
+            copy.source = "print('all good')"
+            nb.cells.insert(index, copy)
+        else:  # the test cell turned into a markdown cell, so it would not run
+            nb.cells[index] = nbformat.v4.new_markdown_cell(nb.cells[index].source, metadata=nb.cells[index].metadata)
         save(nb, folder / f"{name}.ipynb")
+    nb = completed(CHAPTER)  # a solution cell copied (same grade_id): the learner's code still counts
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_forward")
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(nb.cells[index].source, metadata=nb.cells[index].metadata))
+    save(nb, folder / "duplicated_solution_cell.ipynb")
     nb = completed(CHAPTER)
     nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(200_000):\n    print('x' * 1000)"))
     save(nb, folder / "huge_output.ipynb")
