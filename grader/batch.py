@@ -202,12 +202,12 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
                 rows.append({"student": submission.student, "chapter": submission.chapter or "", "score": 0,
                              "max_score": _max_score(submission.chapter) if submission.chapter else "",
                              "status": "refused", "reason": submission.problem, "file": submission.path.name})
-    csv_path = out / (f"grades.csv" if count == 1 else f"grades-shard{index}of{count}.csv")
+    csv_path = out / ("grades.csv" if count == 1 else f"grades-shard{index}of{count}.csv")
     with open(csv_path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda r: (r["chapter"], r["student"], r["status"])))
-    times = [done[id(s)]["seconds"] for s in mine if "seconds" in done[id(s)] and id(s) in done]
+    times = [done[id(s)]["seconds"] for s in mine if "seconds" in done[id(s)]]
     if times:
         print(f"grading time per submission: median {statistics.median(times):.1f} s, max {max(times):.1f} s")
     print(f"wrote {csv_path} and {out / 'feedback'}/; gradebook: {db_url}")

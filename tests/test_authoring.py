@@ -1,6 +1,5 @@
 """The authoring pipeline: sources are checked, student editions are generated and in sync."""
 
-import json
 import subprocess
 import sys
 

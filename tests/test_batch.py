@@ -2,7 +2,6 @@
 outcome; the batch never stops, a rerun regrades nothing and changes nothing, no hidden test leaks."""
 
 import csv
-import json
 import os
 import shutil
 from pathlib import Path
