@@ -2,13 +2,14 @@
 #   make book      build the website into _build/html
 #   make test      run every test (what .ci/run calls)
 #   make chapters  regenerate the student editions in chapters/ from solutions/
+#   make book-instructor  the website with solutions and hidden tests, for course staff
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install book chapters test clean
+.PHONY: install book book-instructor chapters test clean
 
 install: $(STAMP)
 
@@ -29,6 +30,14 @@ book: install
 	$(PY) -m grader website
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Website: $(CURDIR)/_build/html/index.html"
+
+# The instructor edition (solutions folded, hidden tests shown) goes to _build/instructor/html; the
+# student pages are written back afterwards, so a later plain build cannot publish solutions.
+book-instructor: install
+	$(PY) -m grader website --instructor
+	$(VENV)/bin/jupyter-book build . --path-output _build/instructor --warningiserror --keep-going; \
+	  status=$$?; $(PY) -m grader website >/dev/null; exit $$status
+	@echo "Instructor edition: $(CURDIR)/_build/instructor/_build/html/index.html"
 
 chapters: install
 	$(PY) -m grader chapters

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("website", help="execute the solutions into the website's chapter pages")
     p.add_argument("chapter", nargs="*")
+    p.add_argument("--instructor", action="store_true", help="pages with solutions and hidden tests (make book-instructor)")
 
     p = commands.add_parser("check", help="run a notebook as the autograder would and print its score")
     p.add_argument("notebook", help="your notebook, e.g. chapters/01-rnn-limits/01-rnn-limits.ipynb")
@@ -85,7 +86,7 @@ def _lint(args) -> int:
 def _website(args) -> int:
     from .website import build_pages
 
-    for chapter, seconds in build_pages(resolve_chapters(args.chapter)).items():
+    for chapter, seconds in build_pages(resolve_chapters(args.chapter), args.instructor).items():
         how = "from cache" if seconds is None else f"executed in {seconds:.1f} s"
         print(f"book/chapters/{chapter}.ipynb ({how})")
     return 0

@@ -129,13 +129,34 @@ def as_student_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.Noteboo
     return nb
 
 
-def build_pages(chapters: list[str]) -> dict[str, float | None]:
-    """Write book/chapters/<chapter>.ipynb for each chapter; return the execution times (None: cached)."""
+INSTRUCTOR_NOTE = (
+    "```{{admonition}} Instructor edition\n:class: warning\n"
+    "This page shows the reference solutions (under *Show code cell source*) and the hidden tests of "
+    "`solutions/{chapter}/`. Do not publish it for learners.\n```"
+)
+
+
+def as_instructor_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
+    """Keep solutions and hidden tests, each solution folded in a collapsible block; warn on top."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            tags = cell.metadata.setdefault("tags", [])
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(INSTRUCTOR_NOTE.format(chapter=chapter)))
+    nb.metadata["tinyformer_course"] = {"generated": "instructor edition of solutions/" + chapter}
+    return nb
+
+
+def build_pages(chapters: list[str], instructor: bool = False) -> dict[str, float | None]:
+    """Write book/chapters/<chapter>.ipynb for each chapter (the student edition unless ``instructor``);
+    return the execution times (None: from the cache)."""
     vendor_mathjax()
     PAGES.mkdir(parents=True, exist_ok=True)
+    page = as_instructor_page if instructor else as_student_page
     times = {}
     for chapter in chapters:
         nb, seconds = executed(chapter)
-        nbformat.write(as_student_page(nb, chapter), PAGES / f"{chapter}.ipynb")
+        nbformat.write(page(nb, chapter), PAGES / f"{chapter}.ipynb")
         times[chapter] = seconds
     return times

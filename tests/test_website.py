@@ -97,3 +97,23 @@ def test_a_failing_notebook_stops_the_build_naming_the_cell(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(CourseError, match=r"cell 1 raised ZeroDivisionError"):
         execute(path)
+
+
+def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back(tmp_path):
+    from grader.website import PAGES
+
+    out = tmp_path / "instructor"
+    steps = [
+        [sys.executable, "-m", "grader", "website", "--instructor"],
+        [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "--path-output", str(out), "--keep-going"],
+        [sys.executable, "-m", "grader", "website"],
+    ]
+    for step in steps:
+        done = subprocess.run(step, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for chapter in chapter_ids():
+        html = (out / "_build" / "html" / "book" / "chapters" / f"{chapter}.html").read_text()
+        assert "Instructor edition" in html and "### BEGIN SOLUTION" in html and "### BEGIN HIDDEN TESTS" in html
+        assert "tag_hide-input" in html, "solutions should be folded in collapsible blocks"
+        student_page = (PAGES / f"{chapter}.ipynb").read_text()
+        assert "### BEGIN SOLUTION" not in student_page, "the student pages were not written back"
