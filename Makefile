@@ -19,6 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 	    echo "installing bubblewrap, the sandbox the grader runs submissions in"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	  else echo "note: install bubblewrap (e.g. sudo apt-get install bubblewrap) to autograde submissions"; fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium, for the website's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install chromium (e.g. sudo apt-get install chromium) for the website's browser test"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools
 	$(PY) -m pip install --quiet -r requirements.txt

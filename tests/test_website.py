@@ -17,20 +17,6 @@ from grader.website import execute
 from tests.test_authoring import solution_and_hidden_lines, visible_text
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    steps = [
-        [sys.executable, "-m", "grader", "website"],
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "--path-output", str(out),
-         "--warningiserror", "--keep-going"],
-    ]
-    for step in steps:
-        done = subprocess.run(step, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, f"{' '.join(step[-5:])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return out / "_build" / "html"
-
-
 class Page(HTMLParser):
     def __init__(self, path: Path):
         super().__init__()
