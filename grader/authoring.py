@@ -25,6 +25,22 @@ MARKERS = {
 }
 
 
+def marked_lines(source: str, kinds: tuple[str, ...] = tuple(MARKERS)) -> list[tuple[str | None, str]]:
+    """Each line of a cell that is not a marker, with the kind of marked region it lies in (None outside)."""
+    begins = {MARKERS[k][0]: k for k in kinds}
+    ends = {MARKERS[k][1] for k in kinds}
+    lines, inside = [], None
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped in begins:
+            inside = begins[stripped]
+        elif stripped in ends:
+            inside = None
+        else:
+            lines.append((inside, line))
+    return lines
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read a notebook, turning every way it can be unreadable into one clear CourseError."""
     try:

@@ -11,7 +11,6 @@ source: a rerun (after a crash, or to regrade) reuses them, so no finished grade
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import queue
@@ -32,7 +31,7 @@ from sqlalchemy.exc import SAWarning
 
 from .authoring import generate
 from .autograde import prepare_course
-from .course import ROOT, SOLUTIONS, CourseError, source_notebook
+from .course import ROOT, SOLUTIONS, CourseError, digest, source_notebook
 from .intake import Submission, collect
 from .sandbox import SANDBOX_UIDS, Limits, require_bwrap
 
@@ -40,11 +39,7 @@ FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file"
 
 
 def _key(submission: Submission) -> str:
-    digest = hashlib.sha256(submission.path.read_bytes())
-    digest.update(source_notebook(submission.chapter).read_bytes())
-    for path in sorted((ROOT / "tinyformer").rglob("*.py")) + sorted((ROOT / "grader").glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return digest(submission.path, source_notebook(submission.chapter), code=("tinyformer", "grader"))
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:

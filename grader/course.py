@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -46,3 +47,12 @@ def nbgrader_config(root: Path, db_url: str | None = None) -> Config:
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     return config
+
+
+def digest(*files: Path, code: tuple[str, ...] = ("tinyformer",)) -> str:
+    """SHA-256 of these files and of every .py file of the course's packages named in ``code``: a cache
+    key that changes when an input or the code that processes it changes."""
+    hasher = hashlib.sha256()
+    for path in [*files, *(p for package in code for p in sorted((ROOT / package).rglob("*.py")))]:
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 from .authoring import read_notebook
-from .course import ROOT, CourseError, nbgrader_config, source_notebook
+from .course import ROOT, CourseError, digest, nbgrader_config, source_notebook
 
 PAGES = ROOT / "book" / "chapters"
 CACHE = ROOT / "_build" / "executed"
@@ -66,12 +66,8 @@ def vendor_mathjax() -> Path:
 
 
 def _fingerprint(source: Path) -> str:
-    digest = hashlib.sha256(source.read_bytes())
-    for path in sorted((ROOT / "tinyformer").rglob("*.py")):
-        digest.update(path.read_bytes())
-    for path in sorted(p for p in source.parent.rglob("*") if p.is_file() and p != source):
-        digest.update(path.read_bytes())  # data files the notebook reads
-    return digest.hexdigest()
+    data = sorted(p for p in source.parent.rglob("*") if p.is_file() and p != source)  # files the notebook reads
+    return digest(source, *data)
 
 
 def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from .autograde import ANSI, grade_in_course, prepare_course
-from .authoring import MARKERS
+from .authoring import marked_lines
 from .course import CourseError
 from .sandbox import Limits
 
@@ -30,7 +30,8 @@ def feedback_html(graded: Path, result, title: str) -> str:
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            cell.source = _without_hidden_tests(cell.source)  # test cells only: learners' text is theirs
+            # test cells only: learners' text is theirs
+            cell.source = "\n".join(line for kind, line in marked_lines(cell.source, ("hidden tests",)) if kind is None)
             cell.outputs = [
                 nbformat.v4.new_output("stream", name="stdout",
                                        text=ANSI.sub("", f"{o.get('ename')}: {o.get('evalue')}\n"))
@@ -46,18 +47,6 @@ def feedback_html(graded: Path, result, title: str) -> str:
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(summary))
     body, _ = HTMLExporter().from_notebook_node(nb)
     return body
-
-
-def _without_hidden_tests(source: str) -> str:
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if line.strip() == MARKERS["hidden tests"][0]:
-            hidden = True
-        elif line.strip() == MARKERS["hidden tests"][1]:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
 
 
 def main(request_path: str) -> int:

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.authoring import MARKERS, lint_source
+from grader.authoring import MARKERS, lint_source, marked_lines
 from grader.course import CHAPTERS, ROOT, chapter_ids, source_notebook
 
 
@@ -97,29 +97,12 @@ def test_student_edition_holds_no_solution_and_no_hidden_test(chapter):
 def solution_and_hidden_lines(source: str, visible: str = "") -> list[str]:
     """The distinctive lines between solution or hidden-test markers (those not also in ``visible``,
     the text learners are meant to see)."""
-    lines, inside = [], False
     shown = {line.strip() for line in visible.splitlines()}
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped in {b for b, _ in MARKERS.values()}:
-            inside = True
-        elif stripped in {e for _, e in MARKERS.values()}:
-            inside = False
-        elif inside and len(stripped) > 25 and not stripped.startswith("#") and stripped not in shown:
-            lines.append(stripped)
-    return lines
+    return [line.strip() for kind, line in marked_lines(source)
+            if kind and len(line.strip()) > 25 and not line.strip().startswith("#") and line.strip() not in shown]
 
 
 def visible_text(chapter: str) -> str:
     """Everything of a chapter's source outside the solution and hidden-test regions."""
-    kept, inside = [], False
-    for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
-        for line in cell.source.splitlines():
-            stripped = line.strip()
-            if stripped in {b for b, _ in MARKERS.values()}:
-                inside = True
-            elif stripped in {e for _, e in MARKERS.values()}:
-                inside = False
-            elif not inside:
-                kept.append(line)
-    return "\n".join(kept)
+    cells = nbformat.read(source_notebook(chapter), as_version=4).cells
+    return "\n".join(line for cell in cells for kind, line in marked_lines(cell.source) if kind is None)
