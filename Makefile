@@ -3,13 +3,14 @@
 #   make test      run every test (what .ci/run calls)
 #   make chapters  regenerate the student editions in chapters/ from solutions/
 #   make book-instructor  the website with solutions and hidden tests, for course staff
+#   make bench     training throughput, MFU and attention speed (full on a GPU, quick on a CPU)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install book book-instructor chapters test clean
+.PHONY: install book book-instructor chapters test bench clean
 
 install: $(STAMP)
 
@@ -49,6 +50,9 @@ chapters: install
 
 test: install
 	$(PY) -m pytest
+
+bench: install
+	$(PY) -m benchmarks.speed
 
 clean:
 	rm -rf _build book/chapters .pytest_cache

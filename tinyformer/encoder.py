@@ -1,0 +1,115 @@
+"""Chapter 06: the encoder: residual connections, LayerNorm, the feed-forward network, N identical blocks.
+
+Shapes: ``(batch, seq, d_model)`` throughout. Masks are boolean, True = may attend, broadcastable to
+``(batch, heads, seq, seq)``; a padding mask is ``(tokens != pad_id)[:, None, None, :]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from tinyformer.multihead import MultiHeadAttention
+from tinyformer.positions import PositionalEncoding
+
+
+class LayerNorm(nn.Module):
+    """Normalise each token over its features: (x - mean) / sqrt(var + eps) * weight + bias.
+
+    The variance is the biased one (divide by d), as in ``torch.nn.LayerNorm``; ``weight`` (gamma) and
+    ``bias`` (beta) are learned, one per feature.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.bias = nn.Parameter(torch.zeros(d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (..., d_model) -> same shape."""
+        mean = x.mean(dim=-1, keepdim=True)
+        var = x.var(dim=-1, keepdim=True, correction=0)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class FeedForward(nn.Module):
+    """The position-wise feed-forward network: linear2(dropout(activation(linear1(x)))), applied to each token."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+        super().__init__()
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.activation = {"relu": nn.ReLU(), "gelu": nn.GELU()}[activation]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (batch, seq, d_model) -> (batch, seq, d_model), through a (batch, seq, d_ff) hidden layer."""
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention and a feed-forward network, each inside a residual connection with a LayerNorm.
+
+    Post-LN (the paper, ``norm_first=False``): x = LN(x + Sublayer(x)).
+    Pre-LN (``norm_first=True``):              x = x + Sublayer(LN(x)).
+    """
+
+    def __init__(
+        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False, activation: str = "relu"
+    ):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.ff = FeedForward(d_model, d_ff, dropout, activation)
+        self.norm1 = LayerNorm(d_model)
+        self.norm2 = LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """x (batch, seq, d_model), mask broadcastable to (batch, heads, seq, seq) -> (batch, seq, d_model)."""
+        if self.norm_first:
+            x = x + self.dropout1(self.self_attn(self.norm1(x), mask=mask)[0])
+            x = x + self.dropout2(self.ff(self.norm2(x)))
+        else:
+            x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)[0]))
+            x = self.norm2(x + self.dropout2(self.ff(x)))
+        return x
+
+
+class Encoder(nn.Module):
+    """Token embedding * sqrt(d_model), sinusoidal positions, then ``n_layers`` identical encoder layers.
+
+    With Pre-LN the stack ends with a final LayerNorm (each layer's output is un-normalised).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        n_layers: int,
+        max_len: int = 512,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.positions = PositionalEncoding(d_model, max_len, dropout)
+        self.layers = nn.ModuleList(
+            [EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)]
+        )
+        self.norm = LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def forward(self, tokens: Tensor, mask: Tensor | None = None) -> Tensor:
+        """tokens (batch, seq) int64, mask e.g. a padding mask (batch, 1, 1, seq) -> (batch, seq, d_model)."""
+        x = self.positions(self.embedding(tokens) * math.sqrt(self.d_model))
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x)

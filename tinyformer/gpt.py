@@ -1,0 +1,149 @@
+"""Chapter 08: GPT, a decoder-only causal stack trained to predict the next token, and text generation.
+
+A GPT block is an encoder layer (Pre-LN, GELU) run under a causal mask: nothing else is new. The head that
+turns hidden states into next-token logits shares its weight with the token embedding (weight tying).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tinyformer.decoder import causal_mask
+from tinyformer.encoder import EncoderLayer, LayerNorm
+from tinyformer.multihead import MultiHeadAttention, merge_heads, split_heads
+from tinyformer.positions import LearnedPositionalEmbedding
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    max_len: int = 128  # the longest context (learned positions)
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 4
+    d_ff: int = 512  # 4 * d_model in GPT-2
+    dropout: float = 0.0
+
+
+class KVCache:
+    """The keys and values of every token seen so far, one pair per layer, each (batch, heads, seen, d_head).
+
+    With a cache, generating a token runs the model on that one token instead of the whole sequence again.
+    """
+
+    def __init__(self, n_layers: int):
+        self.keys: list[Tensor | None] = [None] * n_layers
+        self.values: list[Tensor | None] = [None] * n_layers
+
+    def __len__(self) -> int:
+        """How many positions are cached."""
+        return 0 if self.keys[0] is None else self.keys[0].size(2)
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append this step's keys and values (batch, heads, new, d_head) for ``layer``; return all of them."""
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=2)
+            v = torch.cat([self.values[layer], v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
+def cached_self_attention(attn: MultiHeadAttention, x: Tensor, mask: Tensor, cache: KVCache, layer: int) -> Tensor:
+    """Self-attention of the new positions x (batch, new, d_model) over the cached ones and themselves.
+
+    mask (new, seen + new) is True where a new position may attend. Returns (batch, new, d_model).
+    """
+    q = split_heads(attn.W_q(x), attn.n_heads)  # (batch, heads, new, d_head)
+    k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))
+    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
+
+
+class GPT(nn.Module):
+    """Token embedding + learned positions -> n Pre-LN blocks under a causal mask -> LayerNorm -> tied head."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        c = self.config = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = LearnedPositionalEmbedding(c.max_len, c.d_model, c.dropout)
+        self.layers = nn.ModuleList(
+            [EncoderLayer(c.d_model, c.n_heads, c.d_ff, c.dropout, norm_first=True, activation="gelu") for _ in range(c.n_layers)]
+        )
+        self.norm = LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.apply(init_weights)
+        self.head.weight = self.tok_emb.weight  # tied: one (vocab, d_model) matrix reads and writes tokens
+
+    def forward(self, tokens: Tensor, cache: KVCache | None = None) -> Tensor:
+        """tokens (batch, seq) -> next-token logits (batch, seq, vocab_size).
+
+        With a cache, ``tokens`` are the new tokens only; they follow the ``len(cache)`` cached positions.
+        """
+        seen = 0 if cache is None else len(cache)
+        seq = tokens.size(1)
+        assert seen + seq <= self.config.max_len, f"{seen + seq} positions, but max_len={self.config.max_len}"
+        x = self.pos_emb(self.tok_emb(tokens), offset=seen)  # (batch, seq, d_model)
+        mask = causal_mask(seen + seq, tokens.device)[seen:]  # (seq, seen + seq): the new rows of the causal mask
+        for i, layer in enumerate(self.layers):
+            if cache is None:
+                x = layer(x, mask)
+            else:  # the same Pre-LN block, its attention reading the cached keys and values
+                x = x + layer.dropout1(cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i))
+                x = x + layer.dropout2(layer.ff(layer.norm2(x)))
+        return self.head(self.norm(x))
+
+
+def init_weights(module: nn.Module) -> None:
+    """GPT-2's and BERT's initialisation: N(0, 0.02) weights, zero biases (keeps the tied head's first logits small)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    prompt: Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Sample ``max_new_tokens`` tokens after ``prompt`` (batch, prompt_len) -> (batch, prompt_len + max_new_tokens).
+
+    temperature 0 is greedy; otherwise logits / temperature, restricted to the ``top_k`` most likely tokens when
+    given, then sampled. With ``use_cache`` each step feeds only the newest token (same tokens, far less work).
+    """
+    model.eval()
+    cache = KVCache(len(model.layers)) if use_cache else None
+    tokens = prompt
+    logits = model(prompt, cache)[:, -1]  # (batch, vocab)
+    for step in range(max_new_tokens):
+        if temperature == 0:
+            next_token = logits.argmax(dim=-1, keepdim=True)
+        else:
+            logits = logits / temperature
+            if top_k is not None:
+                kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            next_token = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)  # (batch, 1)
+        tokens = torch.cat([tokens, next_token], dim=1)
+        if step + 1 < max_new_tokens:
+            logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]
+    return tokens
+
+
+def gpt_parameter_count(config: GPTConfig) -> int:
+    """Closed form of ``sum(p.numel() for p in GPT(config).parameters())`` (the tied head adds nothing)."""
+    d, f = config.d_model, config.d_ff
+    embeddings = config.vocab_size * d + config.max_len * d
+    attention = 4 * d * d + 4 * d  # W_q, W_k, W_v, W_o with biases
+    feed_forward = d * f + f + f * d + d
+    norms = 2 * 2 * d  # two LayerNorms per block, weight and bias each
+    return embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d  # + the final LayerNorm
