@@ -24,6 +24,7 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -142,9 +143,33 @@ def _write_gradebook(db_url: str, submission: Submission, answer: dict) -> None:
         gradebook.db.commit()
 
 
+@contextmanager
+def _gradebook_lock(db_url: str):
+    """Shards on several machines share one server gradebook; nbgrader creates its tables and types on first use,
+    and two shards doing so at once collide. On PostgreSQL a session advisory lock makes them take turns."""
+    if not db_url.startswith("postgresql"):
+        yield  # SQLite locks the file itself; one batch writes from one thread
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+    finally:
+        engine.dispose()
+
+
+_LOCK_KEY = 7_358_101  # any fixed number: the lock of this course's gradebook set-up
+
+
 def _register_chapters(db_url: str, chapters: set[str]) -> None:
     """Make the gradebook know each chapter's notebooks and test cells (nbgrader generate_assignment)."""
-    with tempfile.TemporaryDirectory(prefix="grader-register-") as scratch:
+    with _gradebook_lock(db_url), tempfile.TemporaryDirectory(prefix="grader-register-") as scratch:
         for chapter in sorted(chapters):
             shutil.copytree(SOLUTIONS / chapter, Path(scratch) / "solutions" / chapter)
             generate(chapter, Path(scratch), db_url)

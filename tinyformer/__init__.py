@@ -2,15 +2,23 @@
 
 Each chapter adds the reference of the pieces its learners write:
 
-=======================  =================================================================================
-module                   chapter
-=======================  =================================================================================
-``tinyformer.rnn``       01 why RNNs fall short (tanh RNN, Jacobian norms, causal average)
-``tinyformer.word2vec``  02 word embeddings (vocabulary, skip-gram and CBOW, negative sampling, analogies)
-``tinyformer.corpus``    the seeded toy language (people, countries, animals) shared by the chapters
-``tinyformer.data``      seeded synthetic tasks shared by the chapters
-``tinyformer.testing``   checking helpers used by the notebooks' tests
-=======================  =================================================================================
+========================  =================================================================================
+module                    chapter
+========================  =================================================================================
+``tinyformer.rnn``        01 why RNNs fall short (tanh RNN, Jacobian norms, causal average)
+``tinyformer.word2vec``   02 word embeddings (vocabulary, skip-gram and CBOW, negative sampling, analogies)
+``tinyformer.attention``  03 attention (kernel regression, scaled dot-product, additive, self-attention)
+``tinyformer.multihead``  04 multi-head attention (split/merge heads, MultiHeadAttention with an SDPA fast path)
+``tinyformer.positions``  05 positions (sinusoidal, learned, rotary)
+``tinyformer.encoder``    06 the encoder (LayerNorm, FeedForward, EncoderLayer, Encoder)
+``tinyformer.decoder``    07 the masked decoder (masks, DecoderLayer, Transformer, greedy and beam search)
+``tinyformer.bert``       08 BERT (MLM masking, the model, its parameter count)
+``tinyformer.gpt``        08 GPT (the model, KV cache, generate, its parameter count)
+``tinyformer.train``      training on CPU, GPUs and clusters: ``python -m tinyformer.train --help``
+``tinyformer.corpus``     the seeded toy language (people, countries, animals) shared by the chapters
+``tinyformer.data``       seeded synthetic tasks shared by the chapters
+``tinyformer.testing``    checking helpers used by the notebooks' tests
+========================  =================================================================================
 
 Conventions: tensors are batch-first ``(batch, seq, d_model)``; boolean masks are
 True where a position *may* attend; nothing hard-codes a device or a dtype.
