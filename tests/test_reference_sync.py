@@ -31,7 +31,8 @@ def notebook_definitions(chapter: str) -> dict[str, str]:
             continue
         for node in ast.parse(cell.source).body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                found[node.name] = ast.get_source_segment(cell.source, node)
+                first = node.decorator_list[0].lineno if node.decorator_list else node.lineno  # @dataclass, @torch.no_grad()
+                found[node.name] = "\n".join(cell.source.splitlines()[first - 1 : node.end_lineno])
     return found
 
 

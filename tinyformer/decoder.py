@@ -137,26 +137,25 @@ class Transformer(nn.Module):
         return self.decode(tgt_in, self.encode(src), src)
 
 
-@torch.no_grad()
 def greedy_decode(model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_len: int) -> Tensor:
     """Generate from BOS, one most-likely token at a time, until every sequence has produced EOS or max_len tokens.
 
     src (batch, src_len) -> (batch, n <= max_len) tokens without BOS; EOS included; after EOS, padding.
     """
-    memory = model.encode(src)
-    out = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)
-    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-    for _ in range(max_len):
-        next_token = model.decode(out, memory, src)[:, -1].argmax(dim=-1)  # (batch,)
-        next_token = next_token.masked_fill(done, model.pad_id)  # finished sequences only pad
-        out = torch.cat([out, next_token[:, None]], dim=1)
-        done |= next_token == eos_id
-        if done.all():
-            break
-    return out[:, 1:]
+    with torch.no_grad():  # decoding needs no gradients
+        memory = model.encode(src)
+        out = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+        for _ in range(max_len):
+            next_token = model.decode(out, memory, src)[:, -1].argmax(dim=-1)  # (batch,)
+            next_token = next_token.masked_fill(done, model.pad_id)  # finished sequences only pad
+            out = torch.cat([out, next_token[:, None]], dim=1)
+            done |= next_token == eos_id
+            if done.all():
+                break
+        return out[:, 1:]
 
 
-@torch.no_grad()
 def beam_search(
     model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_len: int, beam_size: int = 4
 ) -> tuple[Tensor, float]:
@@ -166,25 +165,26 @@ def beam_search(
     log-probability). Scores are plain sums of log-probabilities (no length penalty): a longer sequence can only
     score lower, so the search stops once the best finished sequence beats every live beam.
     """
-    memory = model.encode(src)
-    beams: list[tuple[list[int], float]] = [([bos_id], 0.0)]
-    finished: list[tuple[list[int], float]] = []
-    for _ in range(max_len):
-        tokens = torch.tensor([seq for seq, _ in beams], dtype=torch.long, device=src.device)
-        n = len(beams)
-        log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, -1].log_softmax(dim=-1)
-        candidates = []
-        for (seq, score), row in zip(beams, log_probs):
-            top = row.topk(beam_size)
-            candidates += [(seq + [t], score + lp) for lp, t in zip(top.values.tolist(), top.indices.tolist())]
-        candidates.sort(key=lambda c: c[1], reverse=True)
-        beams = []
-        for seq, score in candidates:
-            if seq[-1] == eos_id:
-                finished.append((seq, score))
-            elif len(beams) < beam_size:
-                beams.append((seq, score))
-        if not beams or (finished and max(s for _, s in finished) >= beams[0][1]):
-            break
-    best, score = max(finished + beams, key=lambda c: c[1])
-    return torch.tensor(best[1:], dtype=torch.long, device=src.device), score
+    with torch.no_grad():  # decoding needs no gradients
+        memory = model.encode(src)
+        beams: list[tuple[list[int], float]] = [([bos_id], 0.0)]
+        finished: list[tuple[list[int], float]] = []
+        for _ in range(max_len):
+            tokens = torch.tensor([seq for seq, _ in beams], dtype=torch.long, device=src.device)
+            n = len(beams)
+            log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, -1].log_softmax(dim=-1)
+            candidates = []
+            for (seq, score), row in zip(beams, log_probs):
+                top = row.topk(beam_size)
+                candidates += [(seq + [t], score + lp) for lp, t in zip(top.values.tolist(), top.indices.tolist())]
+            candidates.sort(key=lambda c: c[1], reverse=True)
+            beams = []
+            for seq, score in candidates:
+                if seq[-1] == eos_id:
+                    finished.append((seq, score))
+                elif len(beams) < beam_size:
+                    beams.append((seq, score))
+            if not beams or (finished and max(s for _, s in finished) >= beams[0][1]):
+                break
+        best, score = max(finished + beams, key=lambda c: c[1])
+        return torch.tensor(best[1:], dtype=torch.long, device=src.device), score
