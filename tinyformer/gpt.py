@@ -105,7 +105,6 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-@torch.no_grad()
 def generate(
     model: GPT,
     prompt: Tensor,
@@ -120,23 +119,24 @@ def generate(
     temperature 0 is greedy; otherwise logits / temperature, restricted to the ``top_k`` most likely tokens when
     given, then sampled. With ``use_cache`` each step feeds only the newest token (same tokens, far less work).
     """
-    model.eval()
-    cache = KVCache(len(model.layers)) if use_cache else None
-    tokens = prompt
-    logits = model(prompt, cache)[:, -1]  # (batch, vocab)
-    for step in range(max_new_tokens):
-        if temperature == 0:
-            next_token = logits.argmax(dim=-1, keepdim=True)
-        else:
-            logits = logits / temperature
-            if top_k is not None:
-                kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            next_token = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)  # (batch, 1)
-        tokens = torch.cat([tokens, next_token], dim=1)
-        if step + 1 < max_new_tokens:
-            logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]
-    return tokens
+    with torch.no_grad():  # no gradients are needed to generate
+        model.eval()
+        cache = KVCache(len(model.layers)) if use_cache else None
+        tokens = prompt
+        logits = model(prompt, cache)[:, -1]  # (batch, vocab)
+        for step in range(max_new_tokens):
+            if temperature == 0:
+                next_token = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                next_token = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)  # (batch, 1)
+            tokens = torch.cat([tokens, next_token], dim=1)
+            if step + 1 < max_new_tokens:
+                logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]
+        return tokens
 
 
 def gpt_parameter_count(config: GPTConfig) -> int:
