@@ -33,3 +33,20 @@ def save(nb: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) -> dict:
+    """Autograde a class: the reference, the untouched student edition, and one submission per entry of
+    ``answers`` (student -> {grade_id: source}, as in ``completed``). Returns student -> nbgrader result."""
+    from grader.autograde import autograde
+
+    submissions = {"reference": save(completed(chapter), folder / "reference.ipynb"),
+                   "untouched": save(student_edition(chapter), folder / "untouched.ipynb")}
+    for student, answer in answers.items():
+        submissions[student] = save(completed(chapter, answer), folder / f"{student}.ipynb")
+    return autograde(chapter, submissions)
+
+
+def messages(result) -> str:
+    """Every failure message of one graded submission, as one string."""
+    return " ".join(c.message or "" for c in result.cells)

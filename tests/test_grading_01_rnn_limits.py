@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
-from grader.autograde import autograde
 from grader.course import CHAPTERS, ROOT
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class
 
 CHAPTER = "01-rnn-limits"
 TRANSPOSED_RNN = '''def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
@@ -28,14 +27,8 @@ OFF_BY_ONE_AVERAGE = '''def causal_average(x):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions")
-    submissions = {
-        "reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-        "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb"),
-        "partial": save(completed(CHAPTER, {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}),
-                        folder / "partial.ipynb"),
-    }
-    return autograde(CHAPTER, submissions)
+    partial = {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}
+    return grade_class(CHAPTER, {"partial": partial}, tmp_path_factory.mktemp("submissions"))
 
 
 def scores(result):

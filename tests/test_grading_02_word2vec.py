@@ -4,8 +4,7 @@ without normalisation, an analogy that answers with an input) each lose points."
 
 import pytest
 
-from grader.autograde import autograde
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class, messages
 
 CHAPTER = "02-word2vec"
 OFF_BY_ONE = '''def skipgram_pairs(sentences, window):
@@ -59,12 +58,7 @@ ANSWERS = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions02")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb")}
-    for student, answers in ANSWERS.items():
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+    return grade_class(CHAPTER, ANSWERS, tmp_path_factory.mktemp("submissions02"))
 
 
 def test_scores(results):
@@ -73,8 +67,6 @@ def test_scores(results):
 
 
 def test_messages_name_the_mistake(results):
-    def messages(student):
-        return " ".join(c.message or "" for c in results[student].cells)
-    assert "uniform distribution" in messages("uniform_noise")
-    assert "dot product" in messages("dot_product_cosine")
-    assert "one of the inputs" in messages("analogy_returns_input")
+    assert "uniform distribution" in messages(results["uniform_noise"])
+    assert "dot product" in messages(results["dot_product_cosine"])
+    assert "one of the inputs" in messages(results["analogy_returns_input"])

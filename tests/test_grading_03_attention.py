@@ -5,8 +5,7 @@ without a value projection) each lose points."""
 
 import pytest
 
-from grader.autograde import autograde
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class, messages
 
 CHAPTER = "03-attention"
 
@@ -99,12 +98,7 @@ MESSAGES = {  # student -> what the failing tests' messages must say
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions03")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb")}
-    for student, answers in ANSWERS.items():
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+    return grade_class(CHAPTER, ANSWERS, tmp_path_factory.mktemp("submissions03"))
 
 
 def test_scores(results):
@@ -114,8 +108,8 @@ def test_scores(results):
 
 def test_messages_name_the_mistake(results):
     for student, phrase in MESSAGES.items():
-        messages = " ".join(c.message or "" for c in results[student].cells)
-        assert phrase in messages, f"{student}: {phrase!r} not in {messages!r}"
+        said = messages(results[student])
+        assert phrase in said, f"{student}: {phrase!r} not in {said!r}"
 
 
 def test_self_attention_is_graded_apart_from_the_attention_function(results):

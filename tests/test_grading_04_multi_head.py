@@ -5,8 +5,7 @@ parameter count without W_o) each lose points."""
 
 import pytest
 
-from grader.autograde import autograde
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class, messages
 
 CHAPTER = "04-multi-head"
 
@@ -108,12 +107,7 @@ ANSWERS = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions04")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb")}
-    for student, answers in ANSWERS.items():
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+    return grade_class(CHAPTER, ANSWERS, tmp_path_factory.mktemp("submissions04"))
 
 
 def test_scores(results):
@@ -122,12 +116,10 @@ def test_scores(results):
 
 
 def test_messages_name_the_mistake(results):
-    def messages(student):
-        return " ".join(c.message or "" for c in results[student].cells)
-    assert "wrong axis" in messages("split_wrong_axis")
-    assert "scrambled" in messages("merge_scrambled")
-    assert "apply W_o" in messages("missing_w_o")
-    assert "unsqueeze(1)" in messages("mask_not_per_head")
-    assert "sqrt(d_head)" in messages("scale_by_sqrt_d_model")
-    assert "do not loop over" in messages("loop_over_heads")
-    assert "count the output projection W_o" in messages("count_without_w_o")
+    assert "wrong axis" in messages(results["split_wrong_axis"])
+    assert "scrambled" in messages(results["merge_scrambled"])
+    assert "apply W_o" in messages(results["missing_w_o"])
+    assert "unsqueeze(1)" in messages(results["mask_not_per_head"])
+    assert "sqrt(d_head)" in messages(results["scale_by_sqrt_d_model"])
+    assert "do not loop over" in messages(results["loop_over_heads"])
+    assert "count the output projection W_o" in messages(results["count_without_w_o"])

@@ -6,8 +6,7 @@ output) each lose points."""
 
 import pytest
 
-from grader.autograde import autograde
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class, messages
 
 CHAPTER = "05-positions"
 
@@ -112,12 +111,7 @@ ANSWERS = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions05")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb")}
-    for student, answers in ANSWERS.items():
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+    return grade_class(CHAPTER, ANSWERS, tmp_path_factory.mktemp("submissions05"))
 
 
 def test_scores(results):
@@ -141,13 +135,11 @@ def test_the_lost_points_are_in_the_right_cell(results):
 
 
 def test_messages_name_the_mistake(results):
-    def messages(student):
-        return " ".join(c.message or "" for c in results[student].cells)
-    assert "sine and cosine are swapped" in messages("sin_cos_swapped")
-    assert "you used i/d_model" in messages("exponent_i_not_2i")
-    assert "the base is 10000" in messages("no_10000_base")
-    assert "not a table built on the CPU in forward" in messages("table_built_in_forward")
-    assert "register_buffer" in messages("table_not_a_buffer")
-    assert "device=x.device" in messages("learned_positions_on_cpu")
-    assert "(2i, 2i+1)" in messages("rope_half_split")
-    assert "layer(x)[:, perm]" in messages("gap_output_unshuffled")
+    assert "sine and cosine are swapped" in messages(results["sin_cos_swapped"])
+    assert "you used i/d_model" in messages(results["exponent_i_not_2i"])
+    assert "the base is 10000" in messages(results["no_10000_base"])
+    assert "not a table built on the CPU in forward" in messages(results["table_built_in_forward"])
+    assert "register_buffer" in messages(results["table_not_a_buffer"])
+    assert "device=x.device" in messages(results["learned_positions_on_cpu"])
+    assert "(2i, 2i+1)" in messages(results["rope_half_split"])
+    assert "layer(x)[:, perm]" in messages(results["gap_output_unshuffled"])

@@ -5,8 +5,7 @@ each lose points, with a message that names the mistake."""
 
 import pytest
 
-from grader.autograde import autograde
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class
 
 CHAPTER = "06-encoder"
 
@@ -145,17 +144,12 @@ EXPECTED = {  # student -> autograded score out of 15
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions06")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb"),
-                   "correct_alternatives": save(completed(CHAPTER, {"layer_norm": LAYER_NORM_BY_HAND, "batch_norm": BATCH_NORM_FLAT,
-                                                                    "encoder_layer": EXPLICIT_LAYER}),
-                                                folder / "correct_alternatives.ipynb")}
+    answers = {"correct_alternatives": {"layer_norm": LAYER_NORM_BY_HAND, "batch_norm": BATCH_NORM_FLAT,
+                                        "encoder_layer": EXPLICIT_LAYER}}
     for student, mistakes in WITH_MISTAKES.items():
-        answers = {MISTAKES[m][0]: MISTAKES[m][1] for m in mistakes}
-        assert len(answers) == len(mistakes), f"{student} makes two mistakes in one cell"
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+        answers[student] = {MISTAKES[m][0]: MISTAKES[m][1] for m in mistakes}
+        assert len(answers[student]) == len(mistakes), f"{student} makes two mistakes in one cell"
+    return grade_class(CHAPTER, answers, tmp_path_factory.mktemp("submissions06"))
 
 
 def test_scores(results):

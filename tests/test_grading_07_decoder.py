@@ -6,8 +6,7 @@ arange, zero-then-renormalise, a loop over sublayers, a textbook beam search, ..
 
 import pytest
 
-from grader.autograde import autograde
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class, messages
 
 CHAPTER = "07-decoder"
 
@@ -192,12 +191,7 @@ NAMED = {  # student -> words the feedback must contain
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions07")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb")}
-    for student, answers in ANSWERS.items():
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+    return grade_class(CHAPTER, ANSWERS, tmp_path_factory.mktemp("submissions07"))
 
 
 def test_scores(results):
@@ -207,5 +201,5 @@ def test_scores(results):
 
 def test_messages_name_the_mistake(results):
     for student, words in NAMED.items():
-        messages = " ".join(c.message or "" for c in results[student].cells)
-        assert words in messages, f"{student}: {messages}"
+        said = messages(results[student])
+        assert words in said, f"{student}: {said}"

@@ -6,9 +6,8 @@ generator that feeds the whole sequence through the cache, a tied head counted t
 import nbformat
 import pytest
 
-from grader.autograde import autograde
 from grader.course import source_notebook
-from tests.submissions import completed, save, student_edition
+from tests.submissions import grade_class, messages
 
 CHAPTER = "08-bert-vs-gpt"
 
@@ -145,12 +144,7 @@ EXPECTED = {  # student -> autograded score out of 17 (the written question is g
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions08")
-    submissions = {"reference": save(completed(CHAPTER), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(CHAPTER), folder / "untouched.ipynb")}
-    for student, answers in ANSWERS.items():
-        submissions[student] = save(completed(CHAPTER, answers), folder / f"{student}.ipynb")
-    return autograde(CHAPTER, submissions)
+    return grade_class(CHAPTER, ANSWERS, tmp_path_factory.mktemp("submissions08"))
 
 
 def test_scores(results):
@@ -159,13 +153,11 @@ def test_scores(results):
 
 
 def test_messages_name_the_mistake(results):
-    def messages(student):
-        return " ".join(c.message or "" for c in results[student].cells)
-    assert "special token" in messages("masks_specials")
-    assert "80 %" in messages("no_unchanged_tenth")
-    assert "got a label" in messages("labels_on_unmasked_positions")
-    assert "not tied" in messages("bert_untied") and "not tied" in messages("gpt_untied")
-    assert "causal mask" in messages("gpt_without_causal_mask")
-    assert "offset=seen" in messages("kv_cache_wrong_offset")
-    assert "feed only the newest token" in messages("generate_resends_sequence")
-    assert "counted as a second V x d matrix" in messages("tied_head_counted_twice")
+    assert "special token" in messages(results["masks_specials"])
+    assert "80 %" in messages(results["no_unchanged_tenth"])
+    assert "got a label" in messages(results["labels_on_unmasked_positions"])
+    assert "not tied" in messages(results["bert_untied"]) and "not tied" in messages(results["gpt_untied"])
+    assert "causal mask" in messages(results["gpt_without_causal_mask"])
+    assert "offset=seen" in messages(results["kv_cache_wrong_offset"])
+    assert "feed only the newest token" in messages(results["generate_resends_sequence"])
+    assert "counted as a second V x d matrix" in messages(results["tied_head_counted_twice"])
