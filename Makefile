@@ -32,16 +32,21 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	touch $@
 
+# The site's configuration, _build/_config.site.yml, is _config.yml plus the repository's URL (for the
+# repository and launch buttons): $COURSE_REPOSITORY_URL, else the GitHub remote `origin`; $COURSE_BRANCH;
+# $COURSE_JUPYTERHUB_URL. `python -m grader website` writes it.
+SITE_CONFIG := _build/_config.site.yml
+
 book: install
 	$(PY) -m grader website
-	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	$(VENV)/bin/jupyter-book build . --config $(SITE_CONFIG) --warningiserror --keep-going
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
 # The instructor edition (solutions folded, hidden tests shown) goes to _build/instructor/html; the
 # student pages are written back afterwards, so a later plain build cannot publish solutions.
 book-instructor: install
 	$(PY) -m grader website --instructor
-	$(VENV)/bin/jupyter-book build . --path-output _build/instructor --warningiserror --keep-going; \
+	$(VENV)/bin/jupyter-book build . --config $(SITE_CONFIG) --path-output _build/instructor --warningiserror --keep-going; \
 	  status=$$?; $(PY) -m grader website >/dev/null; exit $$status
 	@echo "Instructor edition: $(CURDIR)/_build/instructor/_build/html/index.html"
 

@@ -3,6 +3,7 @@
   python -m grader chapters [CHAPTER ...] [--check]   regenerate (or check) the student editions
   python -m grader lint [CHAPTER ...]                 check the instructor sources
   python -m grader website [CHAPTER ...]              execute the solutions into the website's pages
+                                                      and write its configuration, _build/_config.site.yml
   python -m grader check NOTEBOOK                     self-check: the score a notebook would get
   python -m grader autograde SUBMISSIONS              grade a class: gradebook, grades.csv, feedback
 """
@@ -84,11 +85,15 @@ def _lint(args) -> int:
 
 
 def _website(args) -> int:
-    from .website import build_pages
+    from .website import ROOT, build_pages, site_config
 
     for chapter, seconds in build_pages(resolve_chapters(args.chapter), args.instructor).items():
         how = "from cache" if seconds is None else f"executed in {seconds:.1f} s"
         print(f"book/chapters/{chapter}.ipynb ({how})")
+    config, note = site_config()
+    print(f"{config.relative_to(ROOT)} (the site's configuration: _config.yml and the repository's URLs)")
+    if note:
+        print(note)
     return 0
 
 

@@ -8,6 +8,11 @@ NBGRADER_EXECUTION=autograde. Scores are read back from the gradebook.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import hashlib
+import json
+import os
 import re
 import shutil
 import sys
@@ -20,8 +25,8 @@ import nbformat
 from sqlalchemy.exc import SAWarning
 
 from .authoring import generate, nbgrader_log, read_notebook
-from .course import SOLUTIONS, CourseError, chapter_ids, nbgrader_config
-from .sandbox import Limits, install_kernel
+from .course import ROOT, SOLUTIONS, CourseError, chapter_ids, nbgrader_config, source_notebook
+from .sandbox import Limits, guarded_kernel_argv, install_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -54,6 +59,94 @@ class NotebookResult:
         return sum(c.max_score for c in self.auto_cells)
 
 
+OUTPUT_BYTES_PER_CELL = 1_000_000  # what the graded notebook keeps of a cell's output; errors are always kept
+OUTPUT_BYTES_PER_NOTEBOOK = 100_000_000  # more than this, and grading stops: the notebook floods its output
+
+
+class OutputFlood(Exception):
+    """A notebook printed more than OUTPUT_BYTES_PER_NOTEBOOK."""
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def guard_config(source: Path) -> dict:
+    """What the kernel guard (grader/guard.py) needs: the SHA-256 of each test cell's source, and the names the
+    notebook's own cells import (re-bound to the originals before every test statement)."""
+    nb = read_notebook(source)
+    tests = [hashlib.sha256(c.source.encode()).hexdigest() for c in nb.cells if _is_test_cell(c)]
+    bindings = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("solution") or _is_test_cell(cell):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                bindings += [[a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0], None]
+                             for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                bindings += [[a.asname or a.name, node.module, a.name] for a in node.names if a.name != "*"]
+    return {"test_cells": tests, "bindings": bindings, "trusted": [str((ROOT / "tinyformer").resolve())]}
+
+
+@contextlib.contextmanager
+def _plain_guarded_kernel(folder: Path, guard: dict):
+    """nbgrader's kernel started through the guard, without the sandbox (the learner's self-check, tests)."""
+    spec = folder / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (folder / "guard.json").write_text(json.dumps(guard))
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": guarded_kernel_argv(), "env": {"GRADER_GUARD": str(folder / "guard.json")},
+        "display_name": "Python 3 (guarded)", "language": "python"}))
+    before = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(folder / "jupyter")
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["JUPYTER_PATH"]
+        else:
+            os.environ["JUPYTER_PATH"] = before
+
+
+def _guarded_execute():
+    """nbgrader's Execute, with two defences that live in the grader's process, out of the notebook's reach:
+    a test cell's output cannot be cleared (a clear_output message sent by the notebook is ignored); a
+    cell keeps at most OUTPUT_BYTES_PER_CELL of output (errors are always kept); and a notebook that prints
+    more than OUTPUT_BYTES_PER_NOTEBOOK is stopped (OutputFlood) rather than left to run out of time."""
+    from nbgrader.preprocessors import Execute
+
+    class GuardedExecute(Execute):
+        def clear_output(self, outs, msg, cell_index):
+            if _is_test_cell(self.nb.cells[cell_index]):
+                return
+            super().clear_output(outs, msg, cell_index)
+
+        def output(self, outs, msg, display_id, cell_index):
+            if msg["msg_type"] != "error":
+                sizes = self.__dict__.setdefault("_output_sizes", {})
+                size = len(json.dumps(msg["content"]))
+                sizes[cell_index] = sizes.get(cell_index, 0) + size
+                sizes["total"] = sizes.get("total", 0) + size
+                if sizes["total"] > OUTPUT_BYTES_PER_NOTEBOOK:
+                    raise OutputFlood(f"the notebook printed more than {OUTPUT_BYTES_PER_NOTEBOOK // 10**6} MB of output "
+                                      "(a print in a long loop?)")
+                if sizes[cell_index] > OUTPUT_BYTES_PER_CELL:
+                    if not outs or outs[-1].get("text") != self._TRUNCATED:
+                        outs.append(nbformat.v4.new_output("stream", name="stdout", text=self._TRUNCATED))
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
+
+        _TRUNCATED = f"\n[output truncated by the grader: more than {OUTPUT_BYTES_PER_CELL:,} bytes]\n"
+
+    return GuardedExecute
+
+
 def prepare_course(chapter: str, course: Path) -> str:
     """A scratch course folder for one chapter: its source, and a gradebook that knows its test cells.
     Returns the gradebook's URL."""
@@ -70,7 +163,6 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
     With ``sandbox`` (folders to hide, limits, the uid to run as when grading as root) the kernel runs in
     the bubblewrap sandbox.
     """
-    from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
 
@@ -78,10 +170,22 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
     target.mkdir(parents=True)
     nbformat.write(_without_duplicate_ids(read_notebook(notebook)), target / f"{chapter}.ipynb")
     config = nbgrader_config(course, db_url)
-    if sandbox is not None:
-        hide, limits, uid = sandbox
-        config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
-        install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide, limits, uid)
+    config.Autograde.autograde_preprocessors = [_guarded_execute(), *Autograde.class_traits()["autograde_preprocessors"].default()[1:]]
+    guard = guard_config(source_notebook(chapter, course / "solutions"))
+    with contextlib.ExitStack() as stack:
+        if sandbox is not None:
+            hide, limits, uid = sandbox
+            config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
+            install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide,
+                           limits, guard, uid)
+        else:
+            stack.enter_context(_plain_guarded_kernel(course / ".kernel" / student, guard))
+        _run_autograde(Autograde, CourseDirectory, config, chapter, student)
+    graded = course / "autograded" / student / chapter / f"{chapter}.ipynb"
+    return _read_results(graded, db_url, chapter, student), graded
+
+
+def _run_autograde(Autograde, CourseDirectory, config, chapter: str, student: str) -> None:
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id, coursedir.student_id = chapter, student
     converter = Autograde(coursedir=coursedir, config=config)
@@ -92,7 +196,12 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
         except Exception:
             raise CourseError(f"nbgrader could not autograde {student}'s {chapter}:\n{log.text()}\n"
                               f"{_failure_reason(log.text(200))}") from None
-    graded = course / "autograded" / student / chapter / f"{chapter}.ipynb"
+
+
+def _read_results(graded: Path, db_url: str, chapter: str, student: str) -> NotebookResult:
+    """The scores nbgrader wrote into the gradebook, in notebook order, with each failing test's message."""
+    from nbgrader.api import Gradebook
+
     cells = nbformat.read(graded, as_version=4).cells
     order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
     manual = {c.metadata["nbgrader"]["grade_id"] for c in cells
@@ -105,7 +214,7 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
         for grade in sorted(submission.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
             result.cells.append(CellResult(grade.name, float(grade.score), float(grade.max_score),
                                            grade.name in manual, messages.get(grade.name)))
-    return result, graded
+    return result
 
 
 def _without_duplicate_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -130,6 +239,8 @@ def _without_duplicate_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def _failure_reason(log: str) -> str:
     """One line for the CSV: why nbgrader could not grade a notebook at all."""
+    if "OutputFlood" in log:
+        return next(line.split("OutputFlood: ", 1)[1] for line in log.splitlines() if "OutputFlood: " in line)
     if "DeadKernelError" in log:
         return "the kernel died while running the notebook (os._exit, a crash, or a memory or process limit)"
     if "CellTimeoutError" in log or "TimeoutError" in log:

@@ -23,7 +23,7 @@ from traitlets.config import Config
 
 from .course import ROOT, CourseError
 
-
+GUARD = Path(__file__).resolve().parent / "guard.py"  # the kernel's entry point: see grader/guard.py
 NOBODY = 65534  # the unprivileged user a sandboxed kernel runs as when grading as root (one at a time)
 SANDBOX_UIDS = 200_000  # with --jobs N as root, slot k runs as uid SANDBOX_UIDS + k: limits are per user
 
@@ -36,6 +36,11 @@ class Limits:
     processes: int = 512  # processes and threads the kernel may have
     file_bytes: int = 64 * 2**20  # the largest file the kernel may write
     output_bytes: int = 2 * 2**30  # address space of the grading process (bounds what output can cost)
+
+
+def guarded_kernel_argv() -> list[str]:
+    """ipykernel started through grader/guard.py, which keeps the test cells out of the notebook's reach."""
+    return [sys.executable, str(GUARD), "-f", "{connection_file}"]
 
 
 def bwrap() -> str | None:
@@ -54,7 +59,7 @@ def require_bwrap() -> str:
 
 def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits, uid: int = NOBODY) -> list[str]:
     """The command that starts one sandboxed ipykernel working in ``kernel_dir``."""
-    readable = [Path(sys.prefix), Path(sys.base_prefix), ROOT / "tinyformer"]  # Python and the course's package
+    readable = [Path(sys.prefix), Path(sys.base_prefix), ROOT / "tinyformer", GUARD]  # Python, the package, the guard
     as_root = os.geteuid() == 0
     argv = [require_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid",
             *([] if as_root else ["--unshare-user"]), "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -82,7 +87,7 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
         # (who owns the connection file, the runtime folder and the notebook folder), so --nproc holds.
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
     argv += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
-             "--core=0", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+             "--core=0", *guarded_kernel_argv()]
     if as_root:  # hand the connection file (written for root only) and the notebook folder to the kernel's user
         argv = ["sh", "-c", 'owner="$0" file="$1" folder="$2"; shift 2; chown "$owner" "$file" && chown -R "$owner" "$folder" && exec "$@"',
                 f"{uid}:{uid}", "{connection_file}", str(kernel_dir), *argv]
@@ -90,9 +95,10 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
 
 
 def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits,
-                   uid: int = NOBODY) -> None:
+                   guard: dict, uid: int = NOBODY) -> None:
     """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
-    a private runtime folder, and Unix-socket transport. Changes this process's environment."""
+    a private runtime folder, and Unix-socket transport; ``guard`` is the kernel guard's configuration
+    (grader/guard.py). Changes this process's environment."""
     # Unix socket paths are limited to about 100 characters: keep the runtime folder's path short.
     runtime = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
     atexit.register(shutil.rmtree, runtime, True)
@@ -102,8 +108,11 @@ def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[P
     if os.geteuid() == 0:  # the kernel runs as NOBODY: its runtime folder and notebook folder are its own
         for folder in (runtime, runtime / "ipython", runtime / "mpl"):
             os.chown(folder, uid, uid)
+    (runtime / "guard.json").write_text(json.dumps(guard))
+    os.chmod(runtime / "guard.json", 0o644)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": kernel_argv(kernel_dir, runtime, hide, limits, uid),
+        "env": {"GRADER_GUARD": str(runtime / "guard.json")},
         "display_name": "Python 3 (sandboxed)", "language": "python"}))
     os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)

@@ -3,8 +3,10 @@
 For every chapter, solutions/NN-slug/NN-slug.ipynb is executed (outputs: numbers, figures), then
 nbgrader's own preprocessors replace the solution code by the stubs and drop the hidden tests,
 keeping the outputs. The result is book/chapters/NN-slug.ipynb (generated, not committed), which
-_toc.yml lists. Executed notebooks are cached in _build/executed/, keyed by a hash of the notebook
-and of tinyformer, so an unchanged chapter is not executed again.
+_toc.yml lists; its test cells are folded ("Show the tests"). Executed notebooks are cached in
+_build/executed/, keyed by a hash of the notebook and of tinyformer, so an unchanged chapter is not
+executed again. The site's configuration, _build/_config.site.yml, is _config.yml plus the repository's
+URLs for the repository and launch buttons (site_config).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -20,6 +23,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import yaml
 
 from .authoring import read_notebook
 from .course import ROOT, CourseError, digest, nbgrader_config, source_notebook
@@ -63,6 +67,72 @@ def vendor_mathjax() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(Path(scratch) / "package" / "es5", target)
     return target
+
+
+# The site's repository, download and launch buttons. _config.yml names no URL (the course may live in any
+# fork): the site's configuration, _build/_config.site.yml, is _config.yml plus the URLs found at build time.
+SITE_CONFIG = ROOT / "_build" / "_config.site.yml"
+BINDERHUB = "https://mybinder.org"
+COLAB = "https://colab.research.google.com"
+GITHUB = re.compile(r"^(?:https?://(?:[^@/]+@)?|ssh://git@|git@)github\.com[:/]"
+                    r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$", re.IGNORECASE)
+NO_BUTTONS = ("note: no repository URL, so the site has no repository or launch buttons (Binder, Colab, JupyterHub); "
+              "set COURSE_REPOSITORY_URL=https://github.com/OWNER/REPO (and COURSE_JUPYTERHUB_URL) or add a GitHub "
+              "remote `origin` to get them")
+
+
+def github_url(remote: str) -> str | None:
+    """https://github.com/OWNER/REPO for a GitHub remote in any of git's spellings
+    (git@github.com:OWNER/REPO.git, ssh://git@github.com/..., https://[user@]github.com/...), else None."""
+    match = GITHUB.match(remote.strip())
+    return f"https://github.com/{match['owner']}/{match['repo']}" if match else None
+
+
+def repository_url(env: dict | None = None, root: Path = ROOT) -> str | None:
+    """The course's public repository: $COURSE_REPOSITORY_URL, else git's remote `origin` when it is on GitHub."""
+    env = os.environ if env is None else env
+    given = env.get("COURSE_REPOSITORY_URL", "").strip()
+    if given:
+        url = github_url(given)
+        if url is None:
+            raise CourseError(f"COURSE_REPOSITORY_URL={given!r} is not a GitHub repository URL "
+                              "(https://github.com/OWNER/REPO), which the launch buttons need")
+        return url
+    try:
+        done = subprocess.run(["git", "remote", "get-url", "origin"], check=False, cwd=root, capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return github_url(done.stdout) if done.returncode == 0 else None
+
+
+def site_config(target: Path = SITE_CONFIG, env: dict | None = None, root: Path = ROOT) -> tuple[Path, str | None]:
+    """Write the website's Jupyter Book configuration: _config.yml, with the repository button and the
+    Binder, Colab (and, given $COURSE_JUPYTERHUB_URL, JupyterHub) launch buttons when the repository's URL
+    is known. Returns the file and, when there are no such buttons, a note that says how to get them."""
+    env = os.environ if env is None else env
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    # Jupyter Book finds local extensions relative to the configuration file: keep them where they are
+    extensions = (config.get("sphinx") or {}).get("local_extensions") or {}
+    for name, path in extensions.items():
+        extensions[name] = os.path.relpath(root / path, target.parent)
+    url, note = repository_url(env, root), None
+    if url is None:
+        note = NO_BUTTONS
+    else:
+        config.setdefault("repository", {}).update(url=url, branch=env.get("COURSE_BRANCH", "").strip() or "main")
+        config.setdefault("html", {})["use_repository_button"] = True
+        launch = config.setdefault("launch_buttons", {})
+        launch.update(binderhub_url=BINDERHUB, colab_url=COLAB)
+        hub = env.get("COURSE_JUPYTERHUB_URL", "").strip().rstrip("/")
+        if hub:
+            if not re.match(r"^https?://", hub):
+                raise CourseError(f"COURSE_JUPYTERHUB_URL={hub!r} is not an http(s) URL")
+            launch["jupyterhub_url"] = hub
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("# Generated by `python -m grader website` from _config.yml (see there); do not edit.\n"
+                      + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=120))
+    return target, note
 
 
 def _fingerprint(source: Path) -> str:
@@ -113,8 +183,27 @@ def executed(chapter: str) -> tuple[nbformat.NotebookNode, float | None]:
     return nb, seconds
 
 
+def _fold(cell: nbformat.NotebookNode, what: str) -> None:
+    """Show the cell's source folded under a "Show <what>" toggle (MyST-NB's hide-input), its output open."""
+    tags = cell.metadata.setdefault("tags", [])
+    if "hide-input" not in tags:
+        tags.append("hide-input")
+    cell.metadata.setdefault("mystnb", {}).update(code_prompt_show=f"Show {what}", code_prompt_hide=f"Hide {what}")
+
+
+def fold_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Fold the test cells (nbgrader grade cells that are not solutions): the page shows their output
+    and a "Show the tests" toggle instead of a screenful of asserts."""
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and grading.get("grade") and not grading.get("solution"):
+            _fold(cell, "the tests")
+    return nb
+
+
 def as_student_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
-    """Replace solution code by the stubs and remove hidden tests and mark schemes; keep the outputs."""
+    """Replace solution code by the stubs and remove hidden tests and mark schemes; keep the outputs;
+    fold the test cells."""
     from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
 
     config = nbgrader_config(ROOT)
@@ -122,23 +211,22 @@ def as_student_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.Noteboo
     for preprocessor in (ClearSolutions(config=config), ClearHiddenTests(config=config), ClearMarkScheme(config=config)):
         nb, resources = preprocessor.preprocess(nb, resources)
     nb.metadata["tinyformer_course"] = {"generated": GENERATED_NOTE.format(chapter=chapter)}
-    return nb
+    return fold_tests(nb)
 
 
 INSTRUCTOR_NOTE = (
     "```{{admonition}} Instructor edition\n:class: warning\n"
-    "This page shows the reference solutions (under *Show code cell source*) and the hidden tests of "
+    "This page shows the reference solutions (under *Show the solution*) and the hidden tests of "
     "`solutions/{chapter}/`. Do not publish it for learners.\n```"
 )
 
 
 def as_instructor_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
-    """Keep solutions and hidden tests, each solution folded in a collapsible block; warn on top."""
+    """Keep solutions and hidden tests, each solution and test cell folded in a collapsible block; warn on top."""
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            tags = cell.metadata.setdefault("tags", [])
-            if "hide-input" not in tags:
-                tags.append("hide-input")
+            _fold(cell, "the solution")
+    fold_tests(nb)
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(INSTRUCTOR_NOTE.format(chapter=chapter)))
     nb.metadata["tinyformer_course"] = {"generated": "instructor edition of solutions/" + chapter}
     return nb
@@ -153,6 +241,9 @@ def build_pages(chapters: list[str], instructor: bool = False) -> dict[str, floa
     times = {}
     for chapter in chapters:
         nb, seconds = executed(chapter)
-        nbformat.write(page(nb, chapter), PAGES / f"{chapter}.ipynb")
+        text = nbformat.writes(page(nb, chapter)).rstrip("\n") + "\n"
+        path = PAGES / f"{chapter}.ipynb"
+        if not path.exists() or path.read_text() != text:  # unchanged: Sphinx need not read it again
+            path.write_text(text)
         times[chapter] = seconds
     return times

@@ -49,6 +49,24 @@ ALLOWED = {  # what the sandbox must still allow: these probes get full marks
     "writes_tmp": "open('/tmp/scratch.txt', 'w').write('and in a private /tmp')",
 }
 WRONG_RNN_ZEROS = "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    hs = x.new_zeros(x.shape[0], x.shape[1], W_hh.shape[0])\n    return hs, hs[:, -1]\n"
+# Ways to fake the 2 points of rnn_forward's value tests from inside the notebook (each works in a plain
+# kernel; the autograder's kernel, grader/guard.py, defeats them): with the wrong rnn_forward, 7 / 9.
+TAMPERING = {
+    "rebinds_check_tensor": "check_tensor = lambda *args, **kwargs: None\n",
+    "patches_testing_module": "import tinyformer.testing\ntinyformer.testing.check_tensor = lambda *a, **k: None\n"
+                              "tinyformer.testing._allclose = lambda *a, **k: True\n",
+    "input_transformer": "get_ipython().input_transformers_post.append(\n"
+                         "    lambda lines: [] if any('check_tensor' in line for line in lines) else lines)\n",
+    "ast_transformer": "import ast\nclass Blank(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
+                       "        return ast.Module([], []) if 'check_tensor' in ast.unparse(node) else node\n"
+                       "get_ipython().ast_transformers.append(Blank())\n",
+    "pre_run_cell_hook": "def _hook(info):\n    get_ipython().user_ns['check_tensor'] = lambda *a, **k: None\n"
+                         "get_ipython().events.register('pre_run_cell', _hook)\n",
+    # from inside the function the test calls: rebind the helper in the test's own namespace, mid-test
+    "rebinds_from_the_call": WRONG_RNN_ZEROS.replace(
+        "    return hs", "    import inspect\n    inspect.currentframe().f_back.f_globals['check_tensor'] = lambda *a, **k: None\n"
+                        "    return hs"),
+}
 EXPECTED = {  # student -> (score out of 9, status)
     "reference": (9, "graded"),
     "untouched": (0, "graded"),
@@ -65,8 +83,10 @@ EXPECTED = {  # student -> (score out of 9, status)
     "duplicated_test_cell": (7, "graded"),
     "retyped_test_cell": (7, "graded"),
     "duplicated_solution_cell": (9, "graded"),
-    "huge_output": (9, "graded"),
+    "huge_output": (0, "zero"),  # 1 GiB: stopped at 100 MB
+    "long_output": (9, "graded"),  # 5 MB: kept up to 1 MB a cell
     "fork_bomb": (0, "zero"),
+    **{f"tampers_{name}": (7, "graded") for name in TAMPERING},
     **{f"probe_{name}": (6, "graded") for name in PROBES},
     **{f"allowed_{name}": (9, "graded") for name in ALLOWED},
 }
@@ -82,7 +102,7 @@ def build_class(folder: Path) -> None:
     save(completed(CHAPTER), folder / "renamed_my_homework_FINAL (2).ipynb")
     save(completed(CHAPTER, {"causal_average": "def causal_average(x):\n    while True:\n        pass\n"}), folder / "endless_loop.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "import os\nos._exit(0)\n"}), folder / "os_exit.ipynb")
-    save(completed(CHAPTER, {"rnn_forward": "import ctypes\nctypes.string_at(0)\n"}), folder / "segfault.ipynb")
+    save(completed(CHAPTER, {"rnn_forward": "import faulthandler\nfaulthandler._sigsegv()\n"}), folder / "segfault.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "import sys\nsys.exit(0)\n"}), folder / "sys_exit.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "torch.allclose = lambda *a, **k: True\nimport numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_RNN_ZEROS}), folder / "monkeypatched_allclose.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "class Yes:\n    shape = None\n    def __eq__(self, other):\n        return True\n    def __getitem__(self, i):\n        return self\ndef rnn_forward(*args, **kwargs):\n    return Yes(), Yes()\n"}), folder / "eq_always_true.ipynb")
@@ -105,13 +125,19 @@ def build_class(folder: Path) -> None:
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell(nb.cells[index].source, metadata=nb.cells[index].metadata))
     save(nb, folder / "duplicated_solution_cell.ipynb")
     nb = completed(CHAPTER)
-    nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(200_000):\n    print('x' * 1000)"))
+    nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(1024):  # 1 GiB\n    print('x' * 2**20)"))
     save(nb, folder / "huge_output.ipynb")
+    nb = completed(CHAPTER)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(5000):\n    print('x' * 1000)"))
+    save(nb, folder / "long_output.ipynb")
     for name, probe in PROBES.items():
         save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"probe_{name}.ipynb")
     for name, probe in ALLOWED.items():
         save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"allowed_{name}.ipynb")
     save(completed(CHAPTER, {"rnn_forward": "import os\nwhile True:\n    os.fork()\n"}), folder / "fork_bomb.ipynb")
+    for name, code in TAMPERING.items():
+        answer = code if name == "rebinds_from_the_call" else code + WRONG_RNN_ZEROS
+        save(completed(CHAPTER, {"rnn_forward": answer}), folder / f"tampers_{name}.ipynb")
     (folder / "not_json.ipynb").write_text("{ this is not json")
     (folder / "empty.ipynb").write_text("")
     save(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('chapter 99')")]), folder / "wrong_chapter.ipynb")
@@ -125,7 +151,7 @@ def graded(tmp_path_factory):
     build_class(folder)
     out = tmp_path_factory.mktemp("grading")
     os.environ["CLASS_FOLDER"] = str(folder)
-    limits = Limits(cell_seconds=15, notebook_seconds=120)
+    limits = Limits(cell_seconds=30, notebook_seconds=120)  # 2 jobs on 2 cores: generous, an endless loop still ends
     rows = run_batch(folder, out, None, 2, None, True, limits)
     return folder, out, limits, rows
 
@@ -151,6 +177,14 @@ def test_failures_give_a_one_line_reason(graded):
     assert rows["empty"]["status"] == "refused" and "empty" in rows["empty"]["reason"]
     assert rows["wrong_chapter"]["status"] == "refused" and "not a notebook of" in rows["wrong_chapter"]["reason"]
     assert all("\n" not in row["reason"] for row in rows.values())
+
+
+def test_output_is_cut_and_a_flood_stopped(graded):
+    _, out, _, _ = graded
+    assert "printed more than 100 MB of output" in read_csv(out)["huge_output"]["reason"]
+    page = next(p for p in (out / "feedback").rglob("*.html") if "long_output" in str(p))
+    assert page.stat().st_size < 3 * 2**20, f"{page} keeps {page.stat().st_size:,} bytes of 5 MB of output"
+    assert "output truncated by the grader" in page.read_text()
 
 
 def test_nothing_was_written_outside_the_sandbox(graded):

@@ -60,6 +60,18 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser):
         if "chapters" in path.parts:  # (the instructor guide names the markers in its prose)
             assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text, f"{name}: shows a solution"
             assert "raise NotImplementedError()" in text, f"{name}: the exercise stubs are missing"
+            # test cells: code folded under "Show the tests", output shown
+            folded = page.evaluate("""() => Array.from(document.querySelectorAll('.cell.tag_hide-input')).map(cell => {
+                const summary = cell.querySelector('summary'), output = cell.querySelector('.cell_output');
+                return [summary !== null && summary.innerText.includes('Show the tests'),
+                        !cell.querySelector('.cell_input').checkVisibility(),
+                        output === null || output.checkVisibility()]; })""")
+            assert folded and all(all(cell) for cell in folded), f"{name}: test cells not folded, output shown"
+            chapter = path.stem
+            links = "() => Array.from(document.querySelectorAll('.dropdown-launch-buttons a'), a => a.href)"
+            launch = page.evaluate(links)
+            assert len(launch) >= 2, f"{name}: no launch buttons {launch}"
+            assert all(f"/chapters/{chapter}/{chapter}.ipynb" in href for href in launch), f"{name}: {launch}"
         assert not errors, f"{name}: JavaScript errors {errors}"
         page.screenshot(path=str(SCREENSHOTS / (name.replace("/", "__")[:-5] + ".png")), full_page=True)
         page.close()

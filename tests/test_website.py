@@ -3,6 +3,7 @@ must see (figures, typeset maths, the exercise stubs) and nothing they must not 
 solution code, hidden tests)."""
 
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -103,3 +104,167 @@ def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back(t
         assert "tag_hide-input" in html, "solutions should be folded in collapsible blocks"
         student_page = (PAGES / f"{chapter}.ipynb").read_text()
         assert "### BEGIN SOLUTION" not in student_page, "the student pages were not written back"
+
+
+# ---- repository, download and launch buttons; folded test cells
+
+def _student_notebook_extension():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("student_notebooks", ROOT / "book" / "_ext" / "student_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("remote", [
+    "https://github.com/owner/repo", "https://github.com/owner/repo.git", "https://github.com/owner/repo/",
+    "git@github.com:owner/repo.git", "ssh://git@github.com/owner/repo.git", "https://user@github.com/owner/repo.git\n",
+])
+def test_a_github_remote_in_any_spelling_gives_the_https_url(remote):
+    from grader.website import github_url
+
+    assert github_url(remote) == "https://github.com/owner/repo"
+
+
+@pytest.mark.parametrize("remote", ["https://gitlab.com/owner/repo", "/srv/git/tinyformer.git", "", "github.com/owner"])
+def test_other_remotes_give_no_url(remote):
+    from grader.website import github_url
+
+    assert github_url(remote) is None
+
+
+def _clone(tmp_path, remote=None):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    if remote:
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True)
+    return tmp_path
+
+
+def test_the_repository_url_comes_from_the_environment_else_from_the_github_remote(tmp_path):
+    from grader.website import repository_url
+
+    clone = _clone(tmp_path / "clone", "git@github.com:someone/tinyformer.git")
+    assert repository_url({}, clone) == "https://github.com/someone/tinyformer"
+    given = {"COURSE_REPOSITORY_URL": "https://github.com/course/tf"}
+    assert repository_url(given, clone) == "https://github.com/course/tf"
+    assert repository_url({}, _clone(tmp_path / "gitlab", "https://gitlab.com/someone/tinyformer.git")) is None
+    assert repository_url({}, _clone(tmp_path / "local")) is None
+    with pytest.raises(CourseError, match="COURSE_REPOSITORY_URL"):
+        repository_url({"COURSE_REPOSITORY_URL": "tinyformer"}, clone)
+
+
+def _final_config(path):
+    """What Jupyter Book makes of a configuration file: the Sphinx configuration it builds with."""
+    import yaml
+    from jupyter_book.config import get_final_config, validate_yaml
+
+    validate_yaml(yaml.safe_load(path.read_text()), raise_on_errors=True)
+    return get_final_config(user_yaml=path, cli_config={"latex_individualpages": False}, sourcedir=ROOT)[0]
+
+
+def test_the_site_configuration_turns_the_buttons_on_when_the_repository_is_known(tmp_path):
+    from grader.website import BINDERHUB, COLAB, site_config
+
+    env = {"COURSE_REPOSITORY_URL": "git@github.com:course/tinyformer.git", "COURSE_BRANCH": "spring",
+           "COURSE_JUPYTERHUB_URL": "https://hub.example.org/"}
+    path, note = site_config(tmp_path / "deep" / "_config.site.yml", env)
+    assert note is None
+    sphinx = _final_config(path)
+    theme = sphinx["html_theme_options"]
+    assert theme["repository_url"] == "https://github.com/course/tinyformer"
+    assert theme["repository_branch"] == "spring" and theme["path_to_docs"] == ""
+    assert theme["use_repository_button"] is True
+    assert theme["launch_buttons"]["binderhub_url"] == BINDERHUB and theme["launch_buttons"]["colab_url"] == COLAB
+    assert theme["launch_buttons"]["jupyterhub_url"] == "https://hub.example.org"
+    assert "student_notebooks" in sphinx["extensions"]
+    assert sys.path[-1] == str(ROOT / "book" / "_ext"), "the local extension is not found from the file's folder"
+    assert sphinx["html_title"].startswith("tinyformer") and sphinx["bibtex_bibfiles"] == ["book/references.bib"]
+
+
+def test_without_a_repository_url_the_site_has_no_launch_buttons_and_says_how_to_get_them(tmp_path):
+    from grader.website import site_config
+
+    clone = _clone(tmp_path / "clone")  # a clone without a remote
+    shutil.copy(ROOT / "_config.yml", clone)
+    path, note = site_config(tmp_path / "_config.site.yml", {}, root=clone)
+    assert "COURSE_REPOSITORY_URL" in note and "\n" not in note
+    theme = _final_config(path)["html_theme_options"]
+    assert not any(theme["launch_buttons"].get(key) for key in ("binderhub_url", "colab_url", "jupyterhub_url"))
+    assert theme["use_repository_button"] is False and theme["repository_url"] == ""
+
+
+BINDER = "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/"
+COLAB = "https://colab.research.google.com/github/o/r/blob/main/"
+HUB = "https://hub/hub/user-redirect/git-pull?repo=https%3A//github.com/o/r&urlpath=lab/tree/r/"
+
+
+def _theme_buttons(page):
+    """header_buttons as sphinx-book-theme 1.3 fills them for a notebook page (launch, then download)."""
+    notebook = f"{page}.ipynb"
+    return [
+        {"type": "group", "label": "launch-buttons", "buttons": [
+            {"type": "link", "text": "Binder", "url": f"{BINDER}{notebook}"},
+            {"type": "link", "text": "JupyterHub", "url": f"{HUB}{notebook}&branch=main"},
+            {"type": "link", "text": "Colab", "url": f"{COLAB}{notebook}"},
+        ]},
+        {"type": "group", "label": "download-buttons", "buttons": [
+            {"type": "link", "label": "download-source-button", "url": f"../../_sources/{notebook}", "text": ".ipynb"},
+            {"type": "javascript", "label": "download-pdf-button", "javascript": "window.print()", "text": ".pdf"},
+        ]},
+        {"type": "javascript", "label": "fullscreen-button", "javascript": "toggleFullScreen()"},
+    ]
+
+
+def test_launch_and_download_buttons_of_a_chapter_page_open_the_student_notebook():
+    ext = _student_notebook_extension()
+    assert ext.student_notebook("book/chapters/03-attention") == "chapters/03-attention/03-attention.ipynb"
+    assert ext.student_notebook("book/intro") is None and ext.student_notebook("book/references") is None
+    buttons = _theme_buttons("book/chapters/03-attention")
+    assert ext.retarget_buttons(buttons, "book/chapters/03-attention", "chapters/03-attention/03-attention.ipynb",
+                                "../../_sources") == 4
+    launch, download = buttons[0]["buttons"], buttons[1]["buttons"]
+    student = "chapters/03-attention/03-attention.ipynb"
+    assert launch[0]["url"] == f"{BINDER}{student}"
+    assert launch[1]["url"] == f"{HUB}{student}&branch=main"
+    assert launch[2]["url"] == f"{COLAB}{student}"
+    assert download[0]["url"] == "../../_sources/chapters/03-attention/03-attention.ipynb"
+    assert download[1]["javascript"] == "window.print()" and buttons[2]["javascript"] == "toggleFullScreen()"
+
+
+def test_test_cells_are_folded_on_the_pages_and_nothing_else_is():
+    from grader.website import fold_tests
+
+    nb = fold_tests(nbformat.read(source_notebook("03-attention"), as_version=4))
+    tests = 0
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        is_test = cell.cell_type == "code" and grading.get("grade") and not grading.get("solution")
+        tests += bool(is_test)
+        assert ("hide-input" in cell.metadata.get("tags", [])) == bool(is_test), cell.source[:80]
+        if is_test:
+            assert cell.metadata["mystnb"]["code_prompt_show"] == "Show the tests"
+    assert tests >= 3
+
+
+@pytest.mark.parametrize("chapter", chapter_ids())
+def test_chapter_page_buttons_open_the_student_notebook_and_its_tests_are_folded(site, chapter):
+    from tests.conftest import SITE_REPOSITORY
+
+    path = site / "book" / "chapters" / f"{chapter}.html"
+    links = Page(path).links
+    student = f"chapters/{chapter}/{chapter}.ipynb"
+    owner_repo = SITE_REPOSITORY.removeprefix("https://github.com/")
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{student}" in links
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{student}" in links
+    assert SITE_REPOSITORY in links, "no repository button"
+    assert not [href for href in links if f"book/chapters/{chapter}.ipynb" in href], "a button opens the generated page"
+    downloads = [href for href in links if href.endswith(".ipynb") and not href.startswith("https:")]
+    assert downloads == [f"../../_sources/{student}"], downloads
+    assert (path.parent / downloads[0]).resolve().read_bytes() == (ROOT / student).read_bytes()
+    html = path.read_text()
+    tests = sum(1 for cell in nbformat.read(ROOT / student, as_version=4).cells
+                if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+                and not cell.metadata["nbgrader"].get("solution"))
+    assert html.count('class="cell tag_hide-input') == html.count(">Show the tests<") == tests > 0, \
+        "the test cells are not folded"
