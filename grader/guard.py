@@ -13,8 +13,9 @@ package is not importable), and this module, before any submitted code runs:
   no IPython transformers, hooks or events; the snapshot restored first and compared afterwards (a change
   made while the test ran fails the test); the names the notebook's own cells imported (`torch`,
   `check_tensor`, ...) bound again to the originals before every statement, and checked afterwards; the
-  builtins as they were; the error reported through messaging objects whose methods can no longer be
-  replaced;
+  builtins as they were;
+- pins the attributes that carry a test's error to the grader (the shell's traceback methods, the display
+  hook's session and socket, the session's send);
 - installs an audit hook (PEP 578, cannot be removed) that refuses, from submitted code, trace and
   profile functions, walking the garbage collector, ctypes, building code objects, replacing the code
   or defaults of the tests' helpers, and swapping the class of the kernel's objects.
@@ -164,20 +165,15 @@ class _Held:
         raise PermissionError(f"the autograder's kernel does not let a notebook delete {type(obj).__name__}.{self.name}")
 
 
-def lock(obj: object, values: dict, keep: list, is_learner) -> None:
-    """Pin every attribute of ``obj`` (methods as bound now, data as it is now)."""
-    import inspect
-
+def lock(obj: object, names: tuple[str, ...], values: dict, keep: list, is_learner) -> None:
+    """Pin these attributes of ``obj`` (methods as bound now, objects as they are now): the ones that carry
+    a test's error to the grader, all set once when the kernel starts."""
     cls = type(obj)
-    names = [n for n in dir(obj) if not (n.startswith("__") and n.endswith("__"))]
     held = {}
     for name in names:
-        static = inspect.getattr_static(obj, name, None)
-        if _isinstance(static, property):
-            continue  # computed from other attributes, which are pinned (a contextvar's parent header, say)
         try:
             held[name] = _getattr(obj, name)
-        except Exception:
+        except AttributeError:
             continue
     values[_id(obj)] = held
     keep.append(obj)  # the ids stay valid
@@ -310,14 +306,23 @@ def main() -> None:
     # ERROR: a learner's self-check should not print the kernel's note on local TCP transport
     app = IPKernelApp.instance(kernel_class=GuardedKernel, log_level=40)
     app.initialize(sys.argv[1:])
-    snapshot = Snapshot(trusted_file)
+    import warnings
+
+    with warnings.catch_warnings():  # reading every torch module's names wakes deprecated aliases: no warnings
+        warnings.simplefilter("ignore")
+        snapshot = Snapshot(trusted_file)
     kernel = app.kernel
     shell = kernel.shell
-    for obj in [shell.displayhook, shell.display_pub, kernel.session, shell.display_pub.session,
-                getattr(kernel, "iopub_socket", None), getattr(kernel, "iopub_thread", None),
-                getattr(getattr(kernel, "iopub_thread", None), "socket", None), shell, kernel]:
-        if obj is not None and _id(obj) not in values:
-            lock(obj, values, kept, learner_on_stack)
+    pinned = [  # a test's error goes: shell.showtraceback -> displayhook.session.send(displayhook.pub_socket, ...)
+        (shell, ("run_cell", "run_cell_async", "transform_cell", "showtraceback", "_showtraceback", "displayhook",
+                 "display_pub", "InteractiveTB")),
+        (shell.displayhook, ("session", "pub_socket", "set_parent")),
+        (shell.display_pub, ("session", "pub_socket", "publish")),
+        (kernel.session, ("send", "serialize", "sign", "msg", "msg_header", "pack", "auth", "key", "digest_mod")),
+    ]
+    for obj, names in pinned:
+        if _id(obj) not in values:
+            lock(obj, names, values, kept, learner_on_stack)
     locked = frozenset(_id(o) for o in kept)
     helpers = frozenset(snapshot.defaults)
 
