@@ -25,6 +25,12 @@ MARKERS = {
 }
 
 
+def is_test_cell(cell) -> bool:
+    """An nbgrader test cell: a graded code cell that is not a solution (its source is the course's)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def marked_lines(source: str, kinds: tuple[str, ...] = tuple(MARKERS)) -> list[tuple[str | None, str]]:
     """Each line of a cell that is not a marker, with the kind of marked region it lies in (None outside)."""
     begins = {MARKERS[k][0]: k for k in kinds}

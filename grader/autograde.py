@@ -24,9 +24,9 @@ from pathlib import Path
 import nbformat
 from sqlalchemy.exc import SAWarning
 
-from .authoring import generate, nbgrader_log, read_notebook
+from .authoring import generate, is_test_cell, nbgrader_log, read_notebook
 from .course import ROOT, SOLUTIONS, CourseError, chapter_ids, nbgrader_config, source_notebook
-from .sandbox import Limits, guarded_kernel_argv, install_kernel
+from .sandbox import Limits, guarded_kernel_argv, install_kernel, write_kernelspec
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -67,19 +67,14 @@ class OutputFlood(Exception):
     """A notebook printed more than OUTPUT_BYTES_PER_NOTEBOOK."""
 
 
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 def guard_config(source: Path) -> dict:
     """What the kernel guard (grader/guard.py) needs: the SHA-256 of each test cell's source, and the names the
     notebook's own cells import (re-bound to the originals before every test statement)."""
     nb = read_notebook(source)
-    tests = [hashlib.sha256(c.source.encode()).hexdigest() for c in nb.cells if _is_test_cell(c)]
+    tests = [hashlib.sha256(c.source.encode()).hexdigest() for c in nb.cells if is_test_cell(c)]
     bindings = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("solution") or _is_test_cell(cell):
+        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("solution") or is_test_cell(cell):
             continue
         try:
             tree = ast.parse(cell.source)
@@ -97,12 +92,7 @@ def guard_config(source: Path) -> dict:
 @contextlib.contextmanager
 def _plain_guarded_kernel(folder: Path, guard: dict):
     """nbgrader's kernel started through the guard, without the sandbox (the learner's self-check, tests)."""
-    spec = folder / "jupyter" / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (folder / "guard.json").write_text(json.dumps(guard))
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": guarded_kernel_argv(), "env": {"GRADER_GUARD": str(folder / "guard.json")},
-        "display_name": "Python 3 (guarded)", "language": "python"}))
+    write_kernelspec(folder / "jupyter", guarded_kernel_argv(), guard, folder / "guard.json", "Python 3 (guarded)")
     before = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(folder / "jupyter")
     try:
@@ -123,7 +113,7 @@ def _guarded_execute():
 
     class GuardedExecute(Execute):
         def clear_output(self, outs, msg, cell_index):
-            if _is_test_cell(self.nb.cells[cell_index]):
+            if is_test_cell(self.nb.cells[cell_index]):
                 return
             super().clear_output(outs, msg, cell_index)
 

@@ -41,7 +41,7 @@ PROTECTED = ("builtins", "math", "cmath", "operator", "functools", "itertools", 
 # whose classes are pinned too (torch.Tensor, nn.Module, nn.Linear, ...: what the tests call methods on); other
 # libraries' classes change lazily as torch imports its parts, and the kernel's own objects are locked instead
 CLASS_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.modules.module", "torch.nn.parameter")
-_compile, _exec, _isinstance, _getattr, _setattr, _type, _id = compile, exec, isinstance, getattr, setattr, type, id
+_compile, _exec, _isinstance, _getattr, _id = compile, exec, isinstance, getattr, id
 _MISSING = object()
 
 
@@ -270,7 +270,7 @@ def main() -> None:
             shell.execution_count += 1
         user_ns = shell.user_ns
         saved_builtins = user_ns.get("__builtins__", builtins)
-        pristine = dict(snapshot.builtins)
+        pristine: dict = {}  # the builtins the test's statements see, filled afresh before each
         try:
             snapshot.changes(restore=True)
             tree = ast.parse(transformer.transform_cell(raw_cell), "<test cell>")

@@ -94,6 +94,17 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
     return argv
 
 
+def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Path, display_name: str) -> None:
+    """A kernelspec named python3 under ``jupyter`` (a JUPYTER_PATH entry) that starts ``argv`` with the
+    guard's configuration in ``guard_file`` (readable by the kernel's user)."""
+    spec = jupyter / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    guard_file.write_text(json.dumps(guard))
+    os.chmod(guard_file, 0o644)
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "env": {"GRADER_GUARD": str(guard_file)},
+                                                 "display_name": display_name, "language": "python"}))
+
+
 def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits,
                    guard: dict, uid: int = NOBODY) -> None:
     """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
@@ -102,18 +113,13 @@ def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[P
     # Unix socket paths are limited to about 100 characters: keep the runtime folder's path short.
     runtime = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
     atexit.register(shutil.rmtree, runtime, True)
-    spec = scratch / "jupyter" / "kernels" / "python3"
-    for folder in (runtime / "ipython", runtime / "mpl", spec):
+    for folder in (runtime / "ipython", runtime / "mpl"):
         folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:  # the kernel runs as NOBODY: its runtime folder and notebook folder are its own
         for folder in (runtime, runtime / "ipython", runtime / "mpl"):
             os.chown(folder, uid, uid)
-    (runtime / "guard.json").write_text(json.dumps(guard))
-    os.chmod(runtime / "guard.json", 0o644)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(kernel_dir, runtime, hide, limits, uid),
-        "env": {"GRADER_GUARD": str(runtime / "guard.json")},
-        "display_name": "Python 3 (sandboxed)", "language": "python"}))
+    write_kernelspec(scratch / "jupyter", kernel_argv(kernel_dir, runtime, hide, limits, uid), guard,
+                     runtime / "guard.json", "Python 3 (sandboxed)")
     os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
     config.KernelManager.transport = "ipc"

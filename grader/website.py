@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .authoring import read_notebook
+from .authoring import is_test_cell, read_notebook
 from .course import ROOT, CourseError, digest, nbgrader_config, source_notebook
 
 PAGES = ROOT / "book" / "chapters"
@@ -195,8 +195,7 @@ def fold_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Fold the test cells (nbgrader grade cells that are not solutions): the page shows their output
     and a "Show the tests" toggle instead of a screenful of asserts."""
     for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and grading.get("grade") and not grading.get("solution"):
+        if is_test_cell(cell):
             _fold(cell, "the tests")
     return nb
 

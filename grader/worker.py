@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
+from .authoring import is_test_cell, marked_lines
 from .autograde import ANSI, grade_in_course, prepare_course
-from .authoring import marked_lines
 from .course import CourseError
 from .sandbox import Limits
 
@@ -28,8 +28,7 @@ def feedback_html(graded: Path, result, title: str) -> str:
 
     nb = nbformat.read(graded, as_version=4)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if is_test_cell(cell):
             # test cells only: learners' text is theirs
             cell.source = "\n".join(line for kind, line in marked_lines(cell.source, ("hidden tests",)) if kind is None)
             cell.outputs = [
