@@ -31,14 +31,17 @@ def source_notebook(chapter: str, solutions: Path = SOLUTIONS) -> Path:
 
 
 def resolve_chapters(names: list[str] | None) -> list[str]:
-    """The chapters the user named (all when none), refusing unknown names with the list of known ones."""
+    """The chapters the user named (all when none), by id or number ("04-multi-head", "04", "4"), refusing
+    unknown names with the list of known ones."""
     known = chapter_ids()
     if not names:
         return known
-    unknown = [n for n in names if n not in known]
+    by_number = {chapter.split("-")[0].lstrip("0"): chapter for chapter in known}
+    resolved = [name if name in known else by_number.get(name.lstrip("0"), name) for name in names]
+    unknown = [name for name, chapter in zip(names, resolved) if chapter not in known]
     if unknown:
         raise CourseError(f"unknown chapter {', '.join(unknown)}; the chapters are: {', '.join(known)}")
-    return names
+    return resolved
 
 
 def nbgrader_config(root: Path, db_url: str | None = None) -> Config:

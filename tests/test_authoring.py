@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.authoring import MARKERS, lint_source, marked_lines
-from grader.course import CHAPTERS, ROOT, chapter_ids, source_notebook
+from grader.course import CHAPTERS, ROOT, CourseError, chapter_ids, resolve_chapters, source_notebook
 
 
 def nbgrader(grade_id=None, solution=False, grade=False, points=None):
@@ -69,6 +69,13 @@ def test_the_command_line_refuses_a_broken_notebook_without_a_traceback(tmp_path
     done = subprocess.run([sys.executable, "-m", "grader", "check", str(broken)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2
     assert "not a readable Jupyter notebook" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_chapter_is_named_by_its_id_or_its_number():
+    assert resolve_chapters(["04-multi-head", "4", "08"]) == ["04-multi-head", "04-multi-head", "08-bert-vs-gpt"]
+    assert resolve_chapters(None) == chapter_ids()
+    with pytest.raises(CourseError, match="unknown chapter 9, attention; the chapters are: 01-rnn-limits"):
+        resolve_chapters(["9", "attention"])
 
 
 @pytest.mark.parametrize("chapter", chapter_ids())

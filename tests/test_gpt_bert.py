@@ -1,5 +1,6 @@
 """tinyformer.gpt and tinyformer.bert: parameter counts of the real models, the KV cache, MLM masking."""
 
+import pytest
 import torch
 
 from tinyformer.bert import BERT, IGNORE_INDEX, BERTConfig, bert_parameter_count, mask_tokens
@@ -67,3 +68,9 @@ def test_mask_tokens_follows_the_80_10_10_rule_and_never_masks_specials():
     as_mask = (inputs[chosen] == 3).float().mean().item()
     unchanged = (inputs[chosen] == tokens[chosen]).float().mean().item()
     assert abs(as_mask - 0.8) < 0.02 and abs(unchanged - 0.1 - 0.001) < 0.02
+
+
+def test_more_positions_than_max_len_are_refused_with_the_fix():
+    gpt = GPT(GPTConfig(vocab_size=20, max_len=8, d_model=16, n_layers=1, d_ff=32))
+    with pytest.raises(ValueError, match="9 positions, but this GPT has max_len=8.*generate fewer tokens"):
+        gpt(torch.zeros(1, 9, dtype=torch.long))

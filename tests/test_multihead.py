@@ -57,3 +57,8 @@ def test_weights_are_per_head_and_the_fast_path_agrees():
 def test_parameter_count():
     d, h = 32, 4
     assert sum(p.numel() for p in MultiHeadAttention(d, h).parameters()) == 4 * d * d + 4 * d
+
+
+def test_a_width_that_the_heads_cannot_share_is_refused():
+    with pytest.raises(ValueError, match="d_model=10 must be divisible by n_heads=3"):
+        MultiHeadAttention(10, 3)

@@ -45,3 +45,8 @@ def test_rope_is_a_rotation_of_pairs_and_depends_on_relative_position():
         return (qs @ ks).item()
     assert abs(score(5, 2) - score(13, 10)) < 1e-4 and abs(score(5, 2) - score(5, 3)) > 1e-3
     torch.testing.assert_close(apply_rope(x, offset=3)[:, :2], apply_rope(torch.cat([x[:, :3], x[:, :2]], 1))[:, 3:])
+
+
+def test_a_sequence_longer_than_the_table_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match="12 tokens is longer than max_len=10.*larger max_len"):
+        PositionalEncoding(6, max_len=10)(torch.zeros(1, 12, 6))

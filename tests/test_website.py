@@ -177,6 +177,7 @@ def test_the_site_configuration_turns_the_buttons_on_when_the_repository_is_know
     assert theme["use_repository_button"] is True
     assert theme["launch_buttons"]["binderhub_url"] == BINDERHUB and theme["launch_buttons"]["colab_url"] == COLAB
     assert theme["launch_buttons"]["jupyterhub_url"] == "https://hub.example.org"
+    assert sphinx["myst_substitutions"]["colab_install"] == '`%pip install "git+https://github.com/course/tinyformer@spring"`'
     assert "student_notebooks" in sphinx["extensions"]
     assert sys.path[-1] == str(ROOT / "book" / "_ext"), "the local extension is not found from the file's folder"
     assert sphinx["html_title"].startswith("tinyformer") and sphinx["bibtex_bibfiles"] == ["book/references.bib"]
@@ -192,6 +193,7 @@ def test_without_a_repository_url_the_site_has_no_launch_buttons_and_says_how_to
     theme = _final_config(path)["html_theme_options"]
     assert not any(theme["launch_buttons"].get(key) for key in ("binderhub_url", "colab_url", "jupyterhub_url"))
     assert theme["use_repository_button"] is False and theme["repository_url"] == ""
+    assert "OWNER/REPO" in _final_config(path)["myst_substitutions"]["colab_install"], "no generic Colab install"
 
 
 BINDER = "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/"
@@ -245,6 +247,14 @@ def test_test_cells_are_folded_on_the_pages_and_nothing_else_is():
         if is_test:
             assert cell.metadata["mystnb"]["code_prompt_show"] == "Show the tests"
     assert tests >= 3
+
+
+def test_the_guide_shows_the_colab_install_of_this_repository(site):
+    from tests.conftest import SITE_REPOSITORY
+
+    text = "".join(Page(site / "book" / "using-the-course.html").text)
+    assert f'%pip install "git+{SITE_REPOSITORY}@main"' in text, "the Colab install names no repository"
+    assert "{{" not in text
 
 
 @pytest.mark.parametrize("chapter", chapter_ids())

@@ -85,7 +85,8 @@ class GPT(nn.Module):
         """
         seen = 0 if cache is None else len(cache)
         seq = tokens.size(1)
-        assert seen + seq <= self.config.max_len, f"{seen + seq} positions, but max_len={self.config.max_len}"
+        if seen + seq > self.config.max_len:
+            raise ValueError(f"{seen + seq} positions, but this GPT has max_len={self.config.max_len} position embeddings: generate fewer tokens or build it with a larger max_len")
         x = self.pos_emb(self.tok_emb(tokens), offset=seen)  # (batch, seq, d_model)
         mask = causal_mask(seen + seq, tokens.device)[seen:]  # (seq, seen + seq): the new rows of the causal mask
         for i, layer in enumerate(self.layers):

@@ -36,7 +36,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = True):
         super().__init__()
-        assert d_model % n_heads == 0, f"d_model={d_model} must be divisible by n_heads={n_heads}"
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}: each head gets d_model / n_heads features")
         self.n_heads, self.d_head, self.dropout, self.fast = n_heads, d_model // n_heads, dropout, fast
         self.W_q = nn.Linear(d_model, d_model, bias=bias)
         self.W_k = nn.Linear(d_model, d_model, bias=bias)
@@ -48,7 +49,8 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """query (batch, q_len, d_model), key_value (batch, k_len, d_model) or None for self-attention.
 
-        Returns out (batch, q_len, d_model) and, when ``need_weights``, the weights (batch, heads, q_len, k_len).
+        Returns out (batch, q_len, d_model) and the weights (batch, heads, q_len, k_len), or None in their place
+        on the fast path (``fast=True`` without ``need_weights``: the fused kernel never forms them).
         """
         key_value = query if key_value is None else key_value
         q = split_heads(self.W_q(query), self.n_heads)  # (batch, heads, q_len, d_head)

@@ -36,7 +36,8 @@ class PositionalEncoding(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (batch, seq, d_model) with seq <= max_len -> same shape, device and dtype."""
         seq = x.size(1)
-        assert seq <= self.pe.size(0), f"sequence of {seq} tokens is longer than max_len={self.pe.size(0)}"
+        if seq > self.pe.size(0):
+            raise ValueError(f"a sequence of {seq} tokens is longer than max_len={self.pe.size(0)}: build PositionalEncoding with a larger max_len")
         return self.dropout(x + self.pe[:seq].to(x.dtype))
 
 
