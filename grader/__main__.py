@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("chapters", help="regenerate the student editions in chapters/ from solutions/")
-    p.add_argument("chapter", nargs="*", help="chapter folders, e.g. 01-rnn-limits (default: all)")
+    p.add_argument("chapter", nargs="*", help="chapters, e.g. 01-rnn-limits or 1 (default: all)")
     p.add_argument("--check", action="store_true", help="only report chapters whose student edition is out of date")
 
     p = commands.add_parser("lint", help="check the instructor sources in solutions/")
@@ -33,13 +33,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("check", help="run a notebook as the autograder would and print its score")
     p.add_argument("notebook", help="your notebook, e.g. chapters/01-rnn-limits/01-rnn-limits.ipynb")
-    p.add_argument("--chapter", help="the chapter it belongs to (default: from the file name)")
+    p.add_argument("--chapter", help="the chapter it belongs to, e.g. 01-rnn-limits or 1 (default: from the file name)")
 
     p = commands.add_parser("autograde", help="grade a folder or zip of submissions (instructors)")
     p.add_argument("submissions", help="nbgrader submitted/ folder, or a folder or .zip exported by an LMS")
     p.add_argument("--out", default="grading", help="where grades.csv, feedback/ and results/ go (default: grading/)")
     p.add_argument("--db-url", help="gradebook as an SQLAlchemy URL (default: sqlite in OUT), e.g. postgresql://...")
-    p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
+    p.add_argument("--chapter", action="append", help="grade only this chapter, e.g. 03-attention or 3 (repeatable)")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once, each in its own process")
     p.add_argument("--shard", help="i/N: grade only every N-th submission from the i-th (several machines, one gradebook)")
     p.add_argument("--timeout", type=int, default=300, help="seconds per submission (default 300)")
@@ -100,7 +100,7 @@ def _website(args) -> int:
 def _check(args) -> int:
     from .autograde import self_check
 
-    return self_check(args.notebook, args.chapter)
+    return self_check(args.notebook, resolve_chapters([args.chapter])[0] if args.chapter else None)
 
 
 def _autograde(args) -> int:
