@@ -109,6 +109,11 @@ def _autograde(args) -> int:
     from .batch import run_batch
     from .sandbox import Limits
 
+    if args.jobs < 1 or args.timeout < 1 or args.cell_timeout < 1:
+        raise CourseError("--jobs, --timeout and --cell-timeout must be at least 1")
+    if args.memory_gb < 1:
+        raise CourseError(f"--memory-gb {args.memory_gb:g} is too little: a kernel needs about 1 GB to import torch "
+                          "(the default, 6, fits every chapter)")
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
                     memory_bytes=int(args.memory_gb * 2**30))
     chapters = resolve_chapters(args.chapter) if args.chapter else None

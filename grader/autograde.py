@@ -158,7 +158,9 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
 
     target = course / "submitted" / student / chapter
     target.mkdir(parents=True)
-    nbformat.write(_without_duplicate_ids(read_notebook(notebook)), target / f"{chapter}.ipynb")
+    release = read_notebook(course / "chapters" / chapter / f"{chapter}.ipynb")
+    submitted = _with_test_cells_restored(_without_duplicate_ids(read_notebook(notebook)), release)
+    nbformat.write(submitted, target / f"{chapter}.ipynb")
     config = nbgrader_config(course, db_url)
     config.Autograde.autograde_preprocessors = [_guarded_execute(), *Autograde.class_traits()["autograde_preprocessors"].default()[1:]]
     guard = guard_config(source_notebook(chapter, course / "solutions"))
@@ -227,6 +229,26 @@ def _without_duplicate_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _with_test_cells_restored(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Put back the test cells a learner deleted, each after the cell that came before it in the student
+    edition. nbgrader scores a missing test cell 0, with no message; restored, it runs (nbgrader then puts its
+    hidden tests in), so a correct answer keeps its points whatever happened to the cell."""
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    previous = None  # grade_id of the last graded cell of the student edition seen so far
+    for cell in release.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            continue
+        if grade_id not in present and is_test_cell(cell):
+            after = next((i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == previous),
+                         None)
+            nb.cells.insert(len(nb.cells) if after is None else after + 1, nbformat.from_dict(dict(cell)))
+            present.add(grade_id)
+        if grade_id in present:
+            previous = grade_id
+    return nb
+
+
 def _failure_reason(log: str) -> str:
     """One line for the CSV: why nbgrader could not grade a notebook at all."""
     if "OutputFlood" in log:
@@ -268,20 +290,34 @@ def _error_messages(cells: list) -> dict[str, str]:
 
 
 def self_check(notebook: str, chapter: str | None = None) -> int:
-    """Print the score a notebook would get, test by test; 0 when every autograded point is earned."""
+    """Print the score a notebook would get, test by test; 0 when every autograded point is earned.
+
+    The chapter is read from the notebook's cells, as the instructor's autograder reads it, so a renamed
+    copy is checked as what it is; ``chapter`` (--chapter) must agree with them."""
+    from .intake import identify_chapter
+
     path = Path(notebook)
-    read_notebook(path)  # refuse what is not a notebook, with a clear message
-    chapter = chapter or path.stem
-    if chapter not in chapter_ids():
-        raise CourseError(
-            f"cannot tell which chapter {path.name} belongs to; pass --chapter, one of: {', '.join(chapter_ids())}"
-        )
-    result = autograde(chapter, {"you": path})["you"]
+    nb = read_notebook(path)  # refuse what is not a notebook, with a clear message
+    found, problem = identify_chapter(path, chapter_ids())
+    if found is None:
+        raise CourseError(f"cannot tell which chapter {path.name} belongs to: {problem}")
+    if chapter and chapter != found:
+        raise CourseError(f"{path.name} holds the exercises of {found}, not {chapter}: leave out --chapter "
+                          f"to check it as {found}")
+    chapter = found
+    try:
+        result = autograde(chapter, {"you": path})["you"]
+    except CourseError as error:
+        raise CourseError(f"the self-check could not grade {path.name}: {str(error).splitlines()[-1]}") from None
+    unanswered = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                  if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade_id")
+                  and "YOUR ANSWER HERE" in c.source}
     print(f"Self-check of {path} ({chapter}), run as the autograder runs it:")
     width = max(len(c.grade_id) for c in result.cells)
     for cell in result.cells:
         if cell.manual:
-            print(f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      written answer, graded by hand")
+            note = "not answered yet (YOUR ANSWER HERE)" if cell.grade_id in unanswered else "graded by hand"
+            print(f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      written answer, {note}")
             continue
         mark = "ok" if cell.score == cell.max_score else "  "
         line = f"  {cell.grade_id:<{width}}  {cell.score:g} / {cell.max_score:g}  {mark}"

@@ -11,6 +11,7 @@ source: a rerun (after a crash, or to regrade) reuses them, so no finished grade
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import queue
@@ -105,6 +106,7 @@ def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[P
         answer = {"status": "error", "reason": reason or "the grader process wrote no result"}
     answer["seconds"] = round(seconds, 2)
     answer["key"] = _key(submission)
+    answer["notebook_sha256"] = hashlib.sha256(submission.path.read_bytes()).hexdigest()
     result_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(answer))
     return answer
@@ -121,23 +123,29 @@ def _max_score(chapter: str) -> float:
     return sum(m.get("points", 0) for m in metas if m.get("grade") and not m.get("solution"))
 
 
-def _write_gradebook(db_url: str, submission: Submission, answer: dict) -> None:
-    """Record one submission's scores in the class gradebook (failed ones: 0 on every autograded test)."""
+def _write_gradebook(db_url: str, submission: Submission, answer: dict, new_notebook: bool) -> None:
+    """Record one submission's autograded scores in the class gradebook (failed ones: 0 on every test).
+
+    What the instructor entered by hand (written answers' marks, comments) stays; only when the student's
+    notebook is a new one are its written answers' marks cleared, so formgrader asks for them again."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
         warnings.simplefilter("ignore", SAWarning)
         gradebook.update_or_create_student(submission.student)
         try:
-            gradebook.remove_submission(submission.chapter, submission.student)
+            notebook = gradebook.find_submission_notebook(submission.chapter, submission.chapter, submission.student)
         except MissingEntry:
-            pass
-        gradebook.add_submission(submission.chapter, submission.student)
+            gradebook.add_submission(submission.chapter, submission.student)
+            notebook = gradebook.find_submission_notebook(submission.chapter, submission.chapter, submission.student)
         scores = {c["grade_id"]: c for c in answer.get("cells", [])}
-        notebook = gradebook.find_submission_notebook(submission.chapter, submission.chapter, submission.student)
         for grade in notebook.grades:
             cell = scores.get(grade.name)
             if grade.cell.cell_type == "markdown" or (cell and cell["manual"]):
+                if new_notebook and grade.manual_score is not None:  # a mark for an answer that has changed
+                    grade.manual_score = None
+                    print(f"  {submission.chapter}  {submission.student}: a new notebook; its written answer "
+                          f"{grade.name} needs marking again", flush=True)
                 continue  # written answers wait for the instructor
             grade.auto_score = cell["score"] if cell else 0.0
         gradebook.db.commit()
@@ -175,14 +183,45 @@ def _register_chapters(db_url: str, chapters: set[str]) -> None:
             generate(chapter, Path(scratch), db_url)
 
 
+def check_gradebook_url(db_url: str) -> None:
+    """Open the gradebook's database once, so that a wrong URL, a missing driver or a server that does not
+    answer is one clear line before anything is graded."""
+    import sqlalchemy
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    try:
+        url = sqlalchemy.engine.make_url(db_url)
+        shown = url.render_as_string(hide_password=True)
+        engine = sqlalchemy.create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise CourseError(f"--db-url {db_url!r} is not a database URL the grader can use ({error}); "
+                          "e.g. sqlite:////path/gradebook.db or postgresql://user@host/course") from None
+    except ImportError as error:
+        raise CourseError(f"no driver for the gradebook {shown}: {error}") from None
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error).splitlines()[0]
+        raise CourseError(f"cannot open the gradebook {shown}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
 def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str | None,
               sandbox: bool, limits: Limits, chapters: list[str] | None = None, regrade: bool = False) -> list[dict]:
     """Grade every submission under ``where``; write OUT/grades.csv, OUT/feedback/ and the gradebook."""
     if sandbox:
         require_bwrap()
     index, count = parse_shard(shard)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".writable").touch()
+        (out / ".writable").unlink()
+    except OSError as error:
+        raise CourseError(f"cannot write the results to {out}: {error.strerror or error}") from None
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    check_gradebook_url(db_url)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="grader-batch-", dir=out) as scratch:
         work = Path(scratch)
@@ -193,11 +232,12 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
         for chapter in {s.chapter for s in mine}:  # one scratch course per chapter, copied for each submission
             prepare_course(chapter, work / "templates" / chapter)
         hide = [where.resolve(), out.resolve()]
-        todo, done = [], {}
+        todo, done, graded_before = [], {}, {}
         for submission in mine:
             cached = out / "results" / submission.chapter / f"{submission.student}.json"
             if cached.exists():
                 answer = json.loads(cached.read_text())
+                graded_before[id(submission)] = answer.get("notebook_sha256")
                 if answer.get("key") == _key(submission) and not regrade:
                     done[id(submission)] = answer
                     continue
@@ -214,7 +254,9 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
                 done[id(submission)] = future.result()
                 _report(submission, done[id(submission)])
         for submission in mine:  # gradebook writes: here only, one at a time, in a fixed order
-            _write_gradebook(db_url, submission, done[id(submission)])
+            before = graded_before.get(id(submission))
+            _write_gradebook(db_url, submission, done[id(submission)],
+                             new_notebook=before is not None and before != done[id(submission)].get("notebook_sha256"))
             rows.append(_row(submission, done[id(submission)]))
         for submission in submissions:
             if submission.problem and index == 0:  # refused files are reported once, by shard 0

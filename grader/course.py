@@ -38,7 +38,7 @@ def resolve_chapters(names: list[str] | None) -> list[str]:
         return known
     by_number = {chapter.split("-")[0].lstrip("0"): chapter for chapter in known}
     resolved = [name if name in known else by_number.get(name.lstrip("0"), name) for name in names]
-    unknown = [name for name, chapter in zip(names, resolved) if chapter not in known]
+    unknown = [name for name, chapter in zip(names, resolved, strict=True) if chapter not in known]
     if unknown:
         raise CourseError(f"unknown chapter {', '.join(unknown)}; the chapters are: {', '.join(known)}")
     return resolved

@@ -2,12 +2,15 @@
 
 Accepted layouts (a .zip of any of them too):
 - nbgrader: ``[submitted/]<student>/<chapter>/<anything>.ipynb``
-- Canvas:   ``<student>_<digits>_<digits>_<anything>.ipynb`` (also ``<student>_LATE_<digits>_...``)
-- Moodle:   ``<Full Name>_<digits>_assignsubmission_file_/<anything>.ipynb``
+- Canvas:   ``<name>_<user id>_<submission id>_<anything>.ipynb`` (also ``<name>_LATE_<user id>_...``); the
+            student is ``<name>_<user id>``, and of two files of one chapter the later submission id is graded
+- Moodle:   ``<Full Name>_<participant id>_assignsubmission_file_/<anything>.ipynb``; the student is
+            ``<Full-Name>_<participant id>``, so two students of the same name stay two
 - plain:    ``<student>.ipynb`` or ``<student>/<anything>.ipynb``
 
 Which chapter a notebook belongs to is read from its content (the nbgrader grade_ids of its cells), not
-from its file name, so a renamed file is graded as what it is.
+from its file name, so a renamed file is graded as what it is. A student who handed in no notebook, only
+other files, is reported (refused: "not a Jupyter notebook"), not silently left out.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from .course import CourseError, chapter_ids, source_notebook
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a submitted notebook larger than this is refused unread
 MAX_ZIP_BYTES = 2 * 2**30  # what a zip may unpack to, in all
-CANVAS = re.compile(r"^(?P<student>[A-Za-z0-9.-]+?)(_LATE)?_\d+_\d+_.+$")
-MOODLE = re.compile(r"^(?P<student>.+?)_\d+_assignsubmission_file_?$")
+CANVAS = re.compile(r"^(?P<student>[A-Za-z0-9.-]+?)(_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_.+$")
+MOODLE = re.compile(r"^(?P<student>.+?)_(?P<participant>\d+)_assignsubmission_[a-z]+_?$")  # file_, onlinetext_, ...
 
 
 @dataclass
@@ -68,47 +71,68 @@ def identify_chapter(path: Path, chapters: list[str]) -> tuple[str | None, str |
 
 
 def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> list[Submission]:
-    """Every notebook under ``where`` (a folder or a zip, unpacked into ``scratch``), with its student and chapter."""
-    chapters = chapters or chapter_ids()
+    """Every notebook under ``where`` (a folder or a zip, unpacked into ``scratch``), with its student and chapter.
+
+    Notebooks of chapters outside ``chapters`` are left out; refused files (with a ``problem``) come last."""
     if not where.exists():
         raise CourseError(f"{where}: no such file or folder")
     if where.is_file():
         if not zipfile.is_zipfile(where):
             raise CourseError(f"{where}: expected a folder of submissions or a .zip of them")
         where = _unzip(where, scratch / "unzipped")
-    found: dict[tuple[str, str], Submission] = {}
+    found: dict[tuple[str, str], tuple[tuple, Submission]] = {}
     problems: list[Submission] = []
+    other_files: dict[str, Path] = {}  # student -> a file that is not a notebook
+    students_with_notebooks: set[str] = set()
     for path in sorted(where.rglob("*")):
         if not path.is_file() or path.is_symlink() or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(where).parts):
             continue
-        if path.suffix != ".ipynb":
+        student, order = _student_for(path.relative_to(where), chapter_ids())
+        if path.suffix.lower() != ".ipynb":
+            other_files.setdefault(student, path)
             continue
-        student = _student_for(path.relative_to(where), chapters)
-        chapter, problem = identify_chapter(path, chapters)
+        students_with_notebooks.add(student)
+        chapter, problem = identify_chapter(path, chapter_ids())
         submission = Submission(student, chapter, path, problem)
         if chapter is None:
             problems.append(submission)
             continue
+        if chapters and chapter not in chapters:
+            continue
         key = (student, chapter)
-        if key in found:  # two notebooks of one chapter from one student: keep the later file name, say so
-            submission.problem = None
-            found[key].problem = f"replaced by {path.name}"
-            problems.append(found[key])
-        found[key] = submission
-    return sorted(found.values(), key=lambda s: (s.chapter, s.student)) + problems
+        if key in found:  # two notebooks of one chapter from one student: grade the later one, say so
+            (kept_order, kept), (old_order, old) = sorted([found[key], (order, submission)], key=lambda pair: pair[0])[::-1]
+            old.problem = f"an earlier hand-in of {chapter}: {kept.path.relative_to(where)} is graded instead"
+            problems.append(old)
+            found[key] = (kept_order, kept)
+        else:
+            found[key] = (order, submission)
+    for student, path in other_files.items():
+        if student not in students_with_notebooks:
+            problems.append(Submission(student, None, path, f"not a Jupyter notebook ({path.suffix or 'no'} file): "
+                                                            "hand in the chapter's .ipynb"))
+    if not found and not problems:
+        raise CourseError(f"{where}: no notebooks (.ipynb) to grade"
+                          + (f" of {', '.join(chapters)}" if chapters else ""))
+    return sorted((s for _, s in found.values()), key=lambda s: (s.chapter, s.student)) + problems
 
 
-def _student_for(relative: Path, chapters: list[str]) -> str:
+def _student_for(relative: Path, chapters: list[str]) -> tuple[str, tuple]:
+    """The student a file belongs to, and the order of hand-ins (a later one sorts higher): Canvas's
+    submission id where there is one, else the path."""
     parts = relative.parts
     if parts and parts[0] == "submitted":
         parts = parts[1:]
     if len(parts) >= 3 and parts[1] in chapters:  # nbgrader: student/chapter/file
-        return _student_id(parts[0])
+        return _student_id(parts[0]), (0, str(relative))
     if len(parts) >= 2:
         moodle = MOODLE.match(parts[-2])
-        return _student_id(moodle["student"] if moodle else parts[-2])
+        student = f"{moodle['student']}_{moodle['participant']}" if moodle else parts[-2]
+        return _student_id(student), (0, str(relative))
     canvas = CANVAS.match(relative.stem)
-    return _student_id(canvas["student"] if canvas else relative.stem)
+    if canvas:
+        return _student_id(f"{canvas['student']}_{canvas['user']}"), (int(canvas["submission"]), str(relative))
+    return _student_id(relative.stem), (0, str(relative))
 
 
 def _unzip(archive: Path, target: Path) -> Path:

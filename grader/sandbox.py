@@ -64,8 +64,11 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
     argv = [require_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid",
             *([] if as_root else ["--unshare-user"]), "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
-    hidden = sorted({p.resolve() for p in [Path.home(), Path("/home"), Path("/root"), ROOT, *hide] if p.exists()},
-                    key=lambda p: len(p.parts))
+    # Hidden (empty folders inside): homes, the usual places of data and other checkouts, the course (with
+    # its solutions) and the folder it sits in, the submissions and the results. The system stays readable.
+    places = [Path.home(), Path("/home"), Path("/root"), Path("/srv"), Path("/mnt"), Path("/media"), Path("/opt"),
+              Path("/var"), ROOT, ROOT.parent, *hide]
+    hidden = sorted({p.resolve() for p in places if p.exists() and p.resolve() != Path("/")}, key=lambda p: len(p.parts))
     for path in hidden:
         argv += ["--perms", "0755", "--tmpfs", str(path)]
     mounts = [("--ro-bind", p.resolve()) for p in readable] + [("--bind", kernel_dir), ("--bind", runtime_dir)]

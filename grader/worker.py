@@ -7,7 +7,9 @@ result JSON (atomically) and the learner's HTML feedback; the batch alone writes
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import sys
 from dataclasses import asdict
@@ -19,6 +21,12 @@ from .authoring import is_test_cell, marked_lines
 from .autograde import ANSI, grade_in_course, prepare_course
 from .course import CourseError
 from .sandbox import Limits
+
+
+def _as_text(message: str) -> str:
+    """A test's message as plain text in the Markdown score table: HTML escaped, Markdown's marks taken literally
+    (so `__init__` stays `__init__`, and a message cannot add markup to the page)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", html.escape(message, quote=False))
 
 
 def feedback_html(graded: Path, result, title: str) -> str:
@@ -39,7 +47,7 @@ def feedback_html(graded: Path, result, title: str) -> str:
             ]
     rows = "\n".join(
         f"| `{c.grade_id}` | {'graded by hand' if c.manual else f'{c.score:g}'} | {c.max_score:g} | "
-        f"{(c.message or '').splitlines()[0] if c.message else ''} |"
+        f"{_as_text((c.message or '').splitlines()[0]) if c.message else ''} |"
         for c in result.cells)
     summary = (f"# Feedback: {title}\n\nAutograded score: **{result.score:g} / {result.max_score:g}** "
                f"(written answers are graded by hand).\n\n| test | points | out of | first error |\n| --- | --- | --- | --- |\n{rows}\n")

@@ -35,11 +35,13 @@ try:
 except Exception as error:
     print("denied:", type(error).__name__)
 '''
+ELSEWHERE = Path("/var/tmp/grader-test-copy/solutions.ipynb")  # a copy of the solutions outside the course folder
 PROBES = {
     "network": "import socket; socket.create_connection(('1.1.1.1', 80), 3)",
     "loopback": "import socket; socket.create_connection(('127.0.0.1', 22), 3)",
     "reads_hidden_tests": f"assert 'BEGIN HIDDEN TESTS' in open({str(SOLUTION_FILE)!r}).read()",
     "reads_repository": f"open({str(ROOT / 'README.md')!r}).read()",
+    "reads_a_copy_elsewhere": f"assert 'BEGIN HIDDEN TESTS' in open({str(ELSEWHERE)!r}).read()",  # another checkout
     "writes_outside": f"open({str(ROOT / 'pwned.txt')!r}, 'w').write('x')",
     "reads_other_submission": "import glob; assert glob.glob('/tmp/**/reference*.ipynb', recursive=True) or open(__import__('os').environ['CLASS_FOLDER'] + '/reference.ipynb').read()",
     "memory_bomb": "x = bytearray(40 * 2**30); x[-1] = 1",
@@ -80,6 +82,7 @@ EXPECTED = {  # student -> (score out of 9, status)
     "eq_always_true": (6, "graded"),
     "edited_test_cell": (7, "graded"),
     "deleted_test_cell": (7, "graded"),
+    "deleted_test_cell_right_answer": (9, "graded"),  # the deleted test is put back, and passes
     "duplicated_test_cell": (7, "graded"),
     "retyped_test_cell": (7, "graded"),
     "duplicated_solution_cell": (9, "graded"),
@@ -120,6 +123,9 @@ def build_class(folder: Path) -> None:
         else:  # the test cell turned into a markdown cell, so it would not run
             nb.cells[index] = nbformat.v4.new_markdown_cell(nb.cells[index].source, metadata=nb.cells[index].metadata)
         save(nb, folder / f"{name}.ipynb")
+    nb = completed(CHAPTER)
+    del nb.cells[next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values")]
+    save(nb, folder / "deleted_test_cell_right_answer.ipynb")
     nb = completed(CHAPTER)  # a solution cell copied (same grade_id): the learner's code still counts
     index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_forward")
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell(nb.cells[index].source, metadata=nb.cells[index].metadata))
@@ -152,7 +158,12 @@ def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("grading")
     os.environ["CLASS_FOLDER"] = str(folder)
     limits = Limits(cell_seconds=30, notebook_seconds=120)  # 2 jobs on 2 cores: generous, an endless loop still ends
-    rows = run_batch(folder, out, None, 2, None, True, limits)
+    ELSEWHERE.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SOLUTION_FILE, ELSEWHERE)
+    try:
+        rows = run_batch(folder, out, None, 2, None, True, limits)
+    finally:
+        shutil.rmtree(ELSEWHERE.parent, ignore_errors=True)
     return folder, out, limits, rows
 
 
@@ -234,3 +245,45 @@ def test_shards_split_the_class(graded, tmp_path):
     from nbgrader.api import Gradebook
     with Gradebook(db) as gradebook:
         assert sorted(s.student.id for s in gradebook.assignment_submissions(CHAPTER)) == ["partial", "reference", "untouched"]
+
+
+def test_a_rerun_keeps_hand_marks_until_the_notebook_changes(graded, tmp_path, capsys):
+    from nbgrader.api import Gradebook
+
+    folder, _, limits, _ = graded
+    small, out, written = tmp_path / "small", tmp_path / "out", "written_lstm_vs_parallel"
+    small.mkdir()
+    shutil.copy(folder / "reference.ipynb", small / "ada.ipynb")
+    run_batch(small, out, None, 1, None, True, limits)
+    db = f"sqlite:///{out / 'gradebook.db'}"
+    with Gradebook(db) as gradebook:  # the instructor marks the written answer in formgrader
+        gradebook.find_grade(written, CHAPTER, CHAPTER, "ada").manual_score = 1.5
+        gradebook.find_comment(written, CHAPTER, CHAPTER, "ada").manual_comment = "clear and right"
+        gradebook.db.commit()
+
+    def marks():
+        with Gradebook(db) as gradebook:
+            return (gradebook.find_grade(written, CHAPTER, CHAPTER, "ada").manual_score,
+                    gradebook.find_comment(written, CHAPTER, CHAPTER, "ada").manual_comment,
+                    gradebook.find_submission(CHAPTER, "ada").code_score)
+
+    run_batch(small, out, None, 1, None, True, limits, regrade=True)
+    assert marks() == (1.5, "clear and right", 9), "regrading the same notebook lost the hand marks"
+    nb = nbformat.read(small / "ada.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == written)
+    cell.source += "\n\nEdited after the deadline."
+    nbformat.write(nb, small / "ada.ipynb")
+    capsys.readouterr()
+    run_batch(small, out, None, 1, None, True, limits)
+    assert marks() == (None, "clear and right", 9), "a changed written answer kept its old mark"
+    assert f"written answer {written} needs marking again" in capsys.readouterr().out
+
+
+def test_a_message_in_the_feedback_table_is_plain_text():
+    from nbconvert.filters.markdown import markdown2html  # what the feedback page's Markdown goes through
+
+    from grader.worker import _as_text
+
+    message = "FeedForward.__init__() got <script>alert(1)</script> | *not* a `cell`"
+    page = markdown2html(f"| a |\n| --- |\n| {_as_text(message)} |\n")
+    assert "<td>FeedForward.__init__() got &lt;script&gt;alert(1)&lt;/script&gt; | *not* a `cell`</td>" in page

@@ -24,7 +24,7 @@ def postgres_url():
     data = Path(tempfile.mkdtemp(prefix="grader-postgres-"))
     data.chmod(0o755)  # run as root, pgserver starts the server as its own unprivileged user
     server = pgserver.get_server(data, cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg2://")
+    yield server.get_uri()  # postgresql://..., as the instructor guide writes it
     server.cleanup()
     shutil.rmtree(data, ignore_errors=True)
 

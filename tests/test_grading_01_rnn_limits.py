@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from grader.course import CHAPTERS, ROOT
+from grader.course import CHAPTERS
 from tests.submissions import grade_class
 
 CHAPTER = "01-rnn-limits"
@@ -65,11 +65,16 @@ def test_partly_wrong_notebook_gets_exact_partial_score_and_teaching_messages(re
 
 
 def test_self_check_prints_the_score_and_fails_below_full_marks(tmp_path):
-    notebook = tmp_path / "my copy.ipynb"  # renamed, as learners do: the chapter is then given by its number
+    notebook = tmp_path / "my copy.ipynb"  # renamed, as learners do: the chapter is read from its cells
     shutil.copy(CHAPTERS / CHAPTER / f"{CHAPTER}.ipynb", notebook)
-    done = subprocess.run([sys.executable, "-m", "grader", "check", str(notebook), "--chapter", "1"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(notebook)], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"({CHAPTER})" in done.stdout and "Autograded score: 0 / 9" in done.stdout
     assert "not done yet" in done.stdout
+    assert "written answer, not answered yet" in done.stdout
     assert "BEGIN HIDDEN TESTS" not in done.stdout
+    wrong = subprocess.run([sys.executable, "-m", "grader", "check", str(notebook), "--chapter", "3"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
+    assert f"holds the exercises of {CHAPTER}, not 03-attention" in wrong.stderr

@@ -1,6 +1,6 @@
 """Chapter 07 graded through nbgrader: full marks for the reference, 0 untouched, and the mistakes the hidden
 tests exist for (a causal mask that includes the future or excludes the position itself, a mask applied after
-the softmax, cross-attention fed the wrong tensors, a decoder without the causal mask, decoding that never stops
+the softmax, a mask made on the CPU whatever the device, a softmax over the queries, cross-attention fed the wrong tensors, a decoder without the causal mask, decoding that never stops
 at EOS) each lose the points of their exercise, and only those; correct answers written differently (a mask from
 arange, zero-then-renormalise, a loop over sublayers, a textbook beam search, ...) get full marks."""
 
@@ -16,6 +16,14 @@ FUTURE_MASK = '''def causal_mask(seq_len, device=None):
 
 MASK_EXCLUDES_SELF = '''def causal_mask(seq_len, device=None):
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril(-1)  # a position cannot see itself
+'''
+
+MASK_ON_THE_CPU = '''def causal_mask(seq_len, device=None):
+    return torch.tril(torch.ones(seq_len, seq_len)).bool()  # device ignored: on a GPU the mask stays on the CPU
+'''
+
+SOFTMAX_OVER_QUERIES = '''def masked_softmax(scores, mask):
+    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-2)  # over the queries, not the keys
 '''
 
 MASK_AFTER_SOFTMAX = '''def masked_softmax(scores, mask):
@@ -163,6 +171,7 @@ def beam_search(model, src, bos_id, eos_id, max_len, beam_size=4):
 EXPECTED = {  # student -> autograded score out of 18
     "reference": 18, "untouched": 0, "correct_alternatives": 18,
     "mask_includes_future": 16, "mask_excludes_self": 16, "mask_after_softmax": 16,
+    "mask_on_the_cpu": 16, "softmax_over_queries": 16,
     "cross_attention_queries_from_memory": 14, "cross_attention_keys_from_decoder": 14,
     "decode_without_causal_mask": 16, "greedy_never_stops": 15, "beam_never_stops": 15,
 }
@@ -171,6 +180,8 @@ ANSWERS = {
     "mask_includes_future": {"causal_mask": FUTURE_MASK},
     "mask_excludes_self": {"causal_mask": MASK_EXCLUDES_SELF},
     "mask_after_softmax": {"masked_softmax": MASK_AFTER_SOFTMAX},
+    "mask_on_the_cpu": {"causal_mask": MASK_ON_THE_CPU},
+    "softmax_over_queries": {"masked_softmax": SOFTMAX_OVER_QUERIES},
     "cross_attention_queries_from_memory": {"decoder_layer": QUERIES_FROM_MEMORY},
     "cross_attention_keys_from_decoder": {"decoder_layer": KEYS_FROM_DECODER},
     "decode_without_causal_mask": {"transformer": DECODE_WITHOUT_CAUSAL_MASK},
@@ -181,6 +192,8 @@ NAMED = {  # student -> words the feedback must contain
     "mask_includes_future": "upper triangle",
     "mask_excludes_self": "may attend to itself",
     "mask_after_softmax": "zeroed the weights after the softmax",
+    "mask_on_the_cpu": "build the mask on `device`",
+    "softmax_over_queries": "softmax over the query axis?",
     "cross_attention_queries_from_memory": "queries from the decoder",
     "cross_attention_keys_from_decoder": "keys and values from memory",
     "decode_without_causal_mask": "saw the future",
