@@ -11,7 +11,6 @@ source: a rerun (after a crash, or to regrade) reuses them, so no finished grade
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import queue
@@ -106,7 +105,7 @@ def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[P
         answer = {"status": "error", "reason": reason or "the grader process wrote no result"}
     answer["seconds"] = round(seconds, 2)
     answer["key"] = _key(submission)
-    answer["notebook_sha256"] = hashlib.sha256(submission.path.read_bytes()).hexdigest()
+    answer["notebook_sha256"] = digest(submission.path, code=())  # the notebook alone: did the student change it?
     result_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(answer))
     return answer

@@ -15,6 +15,7 @@ other files, is reported (refused: "not a Jupyter notebook"), not silently left 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -44,9 +45,10 @@ def _student_id(name: str) -> str:
     return cleaned or "unknown"
 
 
-def _grade_ids(chapter: str) -> set[str]:
+@functools.cache  # read once per process, not once per submitted notebook
+def _grade_ids(chapter: str) -> frozenset[str]:
     nb = json.loads(source_notebook(chapter).read_text())
-    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]} - {None}
+    return frozenset(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]) - {None}
 
 
 def identify_chapter(path: Path, chapters: list[str]) -> tuple[str | None, str | None]:
@@ -84,15 +86,16 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
     problems: list[Submission] = []
     other_files: dict[str, Path] = {}  # student -> a file that is not a notebook
     students_with_notebooks: set[str] = set()
+    known = chapter_ids()
     for path in sorted(where.rglob("*")):
         if not path.is_file() or path.is_symlink() or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(where).parts):
             continue
-        student, order = _student_for(path.relative_to(where), chapter_ids())
+        student, order = _student_for(path.relative_to(where), known)
         if path.suffix.lower() != ".ipynb":
             other_files.setdefault(student, path)
             continue
         students_with_notebooks.add(student)
-        chapter, problem = identify_chapter(path, chapter_ids())
+        chapter, problem = identify_chapter(path, known)
         submission = Submission(student, chapter, path, problem)
         if chapter is None:
             problems.append(submission)
@@ -101,10 +104,10 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
             continue
         key = (student, chapter)
         if key in found:  # two notebooks of one chapter from one student: grade the later one, say so
-            (kept_order, kept), (old_order, old) = sorted([found[key], (order, submission)], key=lambda pair: pair[0])[::-1]
-            old.problem = f"an earlier hand-in of {chapter}: {kept.path.relative_to(where)} is graded instead"
-            problems.append(old)
-            found[key] = (kept_order, kept)
+            earlier, later = sorted([found[key], (order, submission)], key=lambda pair: pair[0])
+            earlier[1].problem = f"an earlier hand-in of {chapter}: {later[1].path.relative_to(where)} is graded instead"
+            problems.append(earlier[1])
+            found[key] = later
         else:
             found[key] = (order, submission)
     for student, path in other_files.items():

@@ -69,8 +69,7 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
     places = [Path.home(), Path("/home"), Path("/root"), Path("/srv"), Path("/mnt"), Path("/media"), Path("/opt"),
               Path("/var"), ROOT, ROOT.parent, *hide]
     # (not / itself, nor /tmp, already a fresh private folder: a course cloned into /tmp/x hides /tmp/x only)
-    hidden = sorted({p.resolve() for p in places if p.exists() and p.resolve() not in (Path("/"), Path("/tmp").resolve())},
-                    key=lambda p: len(p.parts))
+    hidden = sorted({p.resolve() for p in places if p.exists()} - {Path("/"), Path("/tmp").resolve()}, key=lambda p: len(p.parts))
     for path in hidden:
         argv += ["--perms", "0755", "--tmpfs", str(path)]
     mounts = [("--ro-bind", p.resolve()) for p in readable] + [("--bind", kernel_dir), ("--bind", runtime_dir)]

@@ -109,7 +109,8 @@ def repository_url(env: dict | None = None, root: Path = ROOT) -> str | None:
 def site_config(target: Path = SITE_CONFIG, env: dict | None = None, root: Path = ROOT) -> tuple[Path, str | None]:
     """Write the website's Jupyter Book configuration: _config.yml, with the repository button and the
     Binder, Colab (and, given $COURSE_JUPYTERHUB_URL, JupyterHub) launch buttons when the repository's URL
-    is known, and the command that installs the course's package on Colab. Returns the file and, when there are no such buttons, a note that says how to get them."""
+    is known, and the command that installs the course's package on Colab. Returns the file and, when there
+    are no such buttons, a note that says how to get them."""
     env = os.environ if env is None else env
     config = yaml.safe_load((root / "_config.yml").read_text())
     # Jupyter Book finds local extensions relative to the configuration file: keep them where they are

@@ -47,7 +47,7 @@ def feedback_html(graded: Path, result, title: str) -> str:
             ]
     rows = "\n".join(
         f"| `{c.grade_id}` | {'graded by hand' if c.manual else f'{c.score:g}'} | {c.max_score:g} | "
-        f"{_as_text((c.message or '').splitlines()[0]) if c.message else ''} |"
+        f"{_as_text(c.message.splitlines()[0]) if c.message else ''} |"
         for c in result.cells)
     summary = (f"# Feedback: {title}\n\nAutograded score: **{result.score:g} / {result.max_score:g}** "
                f"(written answers are graded by hand).\n\n| test | points | out of | first error |\n| --- | --- | --- | --- |\n{rows}\n")

@@ -1,10 +1,12 @@
 """grader.intake: who handed in what, from the layouts LMSs export (no grading here, so it is fast)."""
 
+import subprocess
+import sys
 import zipfile
 
 import pytest
 
-from grader.course import CourseError
+from grader.course import ROOT, CourseError
 from grader.intake import collect
 from tests.submissions import completed, save, student_edition
 
@@ -86,11 +88,6 @@ def test_nothing_to_grade_is_an_error_not_an_empty_grade_sheet(tmp_path):
     (["--chapter", "6"], "no notebooks (.ipynb) to grade of 06-encoder"),
 ])
 def test_bad_input_is_one_line_and_the_last_grades_stay(tmp_path, arguments, message):
-    import subprocess
-    import sys
-
-    from grader.course import ROOT
-
     save(completed(CHAPTER), tmp_path / "class" / "ada.ipynb")
     out = tmp_path / "out"
     out.mkdir()
