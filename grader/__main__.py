@@ -6,6 +6,8 @@
                                                       and write its configuration, _build/_config.site.yml
   python -m grader check NOTEBOOK                     self-check: the score a notebook would get
   python -m grader autograde SUBMISSIONS              grade a class: gradebook, grades.csv, feedback
+  python -m grader experiments [CHAPTER ...]          rerun the experiments under several seeds and thread
+                                                      counts: every claim's value and margin, run times
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-gb", type=float, default=6, help="address space of a submission's kernel (default 6)")
     p.add_argument("--regrade", action="store_true", help="grade again what OUT/results/ already holds")
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap (trusted code only)")
+
+    p = commands.add_parser("experiments", help="rerun each chapter's experiments under several seeds and thread counts")
+    p.add_argument("chapter", nargs="*", help="chapters, e.g. 06-encoder or 6 (default: all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="run seeds, $TINYFORMER_SEED (default: 0 1 2)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts (default: 1 2)")
+    p.add_argument("--report", default="_build/experiments.md", help="where the tables go (default: _build/experiments.md)")
 
     args = parser.parse_args(argv)
     try:
@@ -122,7 +130,18 @@ def _autograde(args) -> int:
     return 0
 
 
-COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde}
+def _experiments(args) -> int:
+    from pathlib import Path
+
+    from .experiments import run_experiments
+
+    if min(args.threads) < 1:
+        raise CourseError("--threads must be at least 1")
+    return run_experiments(resolve_chapters(args.chapter), args.seeds, args.threads, Path(args.report).resolve())
+
+
+COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde,
+            "experiments": _experiments}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,3 @@
-import subprocess
 import sys
 from pathlib import Path
 
@@ -9,25 +8,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the grader package lives at the repository root
 
 
-# The repository the test site's buttons point at (the site is built as `make book` builds it on GitHub)
-SITE_REPOSITORY = "https://github.com/example/tinyformer"
+# The repository the test site's buttons point at: the placeholder README.md's command spells out
+SITE_REPOSITORY = "https://github.com/OWNER/REPO"
+SITE_COMMAND = f"COURSE_REPOSITORY_URL={SITE_REPOSITORY} make book"
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """The student edition of the website, built once per test session into a scratch folder, as
-    `make book` builds it when the repository's URL is known: with repository and launch buttons."""
-    from grader.website import site_config
+def site():
+    """The student edition of the website, built once per test session by README.md's command, as written,
+    from the repository's root: `make book` with the repository's URL, so with repository and launch buttons.
+    The solutions it executes are cached in _build/executed/, which tests/test_solutions.py reads."""
+    from tests.test_docs_commands import run_as_written
 
-    out = tmp_path_factory.mktemp("site")
-    config, note = site_config(out / "_config.site.yml", env={"COURSE_REPOSITORY_URL": SITE_REPOSITORY})
-    assert note is None, note
-    steps = [
-        [sys.executable, "-m", "grader", "website"],
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "--config", str(config),
-         "--path-output", str(out), "--warningiserror", "--keep-going"],
-    ]
-    for step in steps:
-        done = subprocess.run(step, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, f"{' '.join(step[-5:])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return out / "_build" / "html"
+    done = run_as_written(SITE_COMMAND)
+    assert done.returncode == 0, f"{SITE_COMMAND} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return ROOT / "_build" / "html"

@@ -1,16 +1,16 @@
-"""`make bench` in its CPU quick mode prints both tables with a number in every cell it measures."""
+"""`make bench`, as README.md writes it, picks its quick mode on a CPU and prints both tables with a number in
+every cell it measures."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quick_benchmark_prints_its_tables():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--quick"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=900, check=False)
+    from tests.test_docs_commands import run_as_written
+
+    result = run_as_written("make bench", timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "quick mode" in out and "| shape | parameters |" in out and "| length | naive ms |" in out

@@ -86,18 +86,14 @@ def test_a_failing_notebook_stops_the_build_naming_the_cell(tmp_path):
         execute(path)
 
 
-def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back(tmp_path):
+def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back():
+    """`make book-instructor`, as README.md and book/instructor-guide.md write it, from the repository's root."""
     from grader.website import PAGES
+    from tests.test_docs_commands import run_as_written
 
-    out = tmp_path / "instructor"
-    steps = [
-        [sys.executable, "-m", "grader", "website", "--instructor"],
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "--path-output", str(out), "--keep-going"],
-        [sys.executable, "-m", "grader", "website"],
-    ]
-    for step in steps:
-        done = subprocess.run(step, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = run_as_written("make book-instructor")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = ROOT / "_build" / "instructor"
     for chapter in chapter_ids():
         html = (out / "_build" / "html" / "book" / "chapters" / f"{chapter}.html").read_text()
         assert "Instructor edition" in html and "### BEGIN SOLUTION" in html and "### BEGIN HIDDEN TESTS" in html
