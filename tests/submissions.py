@@ -50,3 +50,107 @@ def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) 
 def messages(result) -> str:
     """Every failure message of one graded submission, as one string."""
     return " ".join(c.message or "" for c in result.cells)
+
+
+# Mutation testing: many wrong answers (and valid alternatives) graded in few notebooks. Each test grades its own
+# piece, so one notebook can carry one case per solution cell: the k-th submission takes the k-th case of every cell.
+
+class Case:
+    """One answer to one solution cell: wrong (``loses`` names the tests that must lose points, ``says`` a phrase
+    their messages must contain) or a valid alternative (``loses`` empty: full marks)."""
+
+    def __init__(self, name: str, cell: str, source: str, loses: tuple[str, ...] = (), says: str = ""):
+        self.name, self.cell, self.source, self.loses, self.says = name, cell, source, tuple(loses), says
+
+    def __repr__(self) -> str:
+        return f"Case({self.name!r})"
+
+
+def reference_source(chapter: str, grade_id: str) -> str:
+    cells = [c for c in nbformat.read(source_notebook(chapter), as_version=4).cells
+             if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    assert len(cells) == 1, grade_id
+    return cells[0].source
+
+
+def mutate(chapter: str, grade_id: str, *edits: tuple[str, str]) -> str:
+    """The reference answer of one cell with each (old, new) replaced; each ``old`` must occur exactly once."""
+    source = reference_source(chapter, grade_id)
+    for old, new in edits:
+        assert source.count(old) == 1, f"{grade_id}: {old!r} occurs {source.count(old)} times in the reference"
+        source = source.replace(old, new)
+    return source
+
+
+def pack(cases: list[Case]) -> dict[str, list[Case]]:
+    """student -> the cases their notebook carries (at most one per cell)."""
+    by_cell: dict[str, list[Case]] = {}
+    for case in cases:
+        by_cell.setdefault(case.cell, []).append(case)
+    assert len({c.name for c in cases}) == len(cases), "case names must be unique"
+    return {f"cases{k:02d}": [column[k] for column in by_cell.values() if k < len(column)]
+            for k in range(max(len(column) for column in by_cell.values()))}
+
+
+def grade_cases(chapter: str, cases: list[Case], folder: Path, extra: dict[str, dict[str, str]] | None = None,
+                limit: int | None = None) -> tuple[dict, dict[str, list[Case]]]:
+    """Autograde through nbgrader the reference, the untouched edition, the first ``limit`` packed submissions
+    (all when None) and the ``extra`` ones (as in ``grade_class``); returns (results, packing)."""
+    packing = dict(list(pack(cases).items())[:limit])
+    answers = {student: {c.cell: c.source for c in carried} for student, carried in packing.items()}
+    return grade_class(chapter, {**answers, **(extra or {})}, folder), packing
+
+
+def case_failures(results: dict, packing: dict[str, list[Case]]) -> list[str]:
+    """What went wrong, one line per case: a wrong answer at full marks on its tests, a message without its phrase,
+    a valid alternative (or an untouched piece) that lost points."""
+    problems = []
+    for student, carried in packing.items():
+        cells = {c.grade_id: c for c in results[student].cells if not c.manual}
+        losing = {t for case in carried for t in case.loses}
+        for case in carried:
+            if case.loses:
+                missing = [t for t in case.loses if t not in cells]
+                assert not missing, f"{case.name}: no test cells {missing}"
+                if sum(cells[t].score for t in case.loses) >= sum(cells[t].max_score for t in case.loses):
+                    problems.append(f"{case.name}: wrong, yet full marks on {case.loses}")
+                elif case.says:
+                    said = " ".join(cells[t].message or "" for t in case.loses)
+                    if case.says not in said:
+                        problems.append(f"{case.name}: {case.says!r} not in the messages: {said!r}")
+        for grade_id, cell in cells.items():
+            if grade_id not in losing and cell.score < cell.max_score:
+                blamed = [c.name for c in carried]
+                problems.append(f"{student} {blamed}: {grade_id} lost points ({cell.score}/{cell.max_score}): {cell.message}")
+    return problems
+
+
+class _Graded:
+    def __init__(self, cells):
+        self.cells = cells
+
+
+def grade_cases_in_process(chapter: str, module: str) -> tuple[dict, dict[str, list[Case]]]:
+    """Every packed case of ``module``'s CASES graded by tests/case_runner.py (the notebook's setup, solution,
+    helper and test cells in one namespace, no nbgrader: seconds, not minutes); returns (results, packing) for
+    ``case_failures``."""
+    import json
+    import subprocess
+    import sys
+
+    from grader.autograde import CellResult
+    from grader.course import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "tests.case_runner", chapter, module], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    results = {student: _Graded([CellResult(gid, score, top, message=message) for gid, (score, top, message) in cells.items()])
+               for student, cells in raw.items()}
+    return results, pack(importlib_module(module).CASES)
+
+
+def importlib_module(name: str):
+    import importlib
+
+    return importlib.import_module(name)

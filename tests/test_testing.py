@@ -57,3 +57,36 @@ def test_monkeypatched_allclose_does_not_fool_the_check(monkeypatch):
 def test_a_float32_answer_to_a_float64_question_is_named():
     with pytest.raises(CheckFailure, match="has dtype torch.float32, expected torch.float64: keep the dtype"):
         check_tensor(torch.ones(2), torch.ones(2, dtype=torch.float64), "x")
+
+
+def test_an_integer_answer_to_a_float_question_is_not_told_to_keep_the_dtype():
+    with pytest.raises(CheckFailure, match="expected torch.float32: the result should be floating point"):
+        check_tensor(torch.ones(2, dtype=torch.int64), torch.ones(2), "x")
+    with pytest.raises(CheckFailure, match="should hold integers"):
+        check_tensor(torch.ones(2), torch.ones(2, dtype=torch.int64), "x")
+
+
+def test_an_exception_from_the_learners_code_names_the_piece_and_its_inputs():
+    from tinyformer.testing import call
+
+    def piece(x, y):
+        return x @ y
+
+    with pytest.raises(CheckFailure, match=r"piece\(tensor of shape \(2, 3\), tensor of shape \(2, 3\), float64\) raised RuntimeError: .*Hint: transpose"):
+        call("piece", piece, torch.ones(2, 3), torch.ones(2, 3, dtype=torch.float64), hint="transpose y")
+    with pytest.raises(NotImplementedError):  # "not done yet" stays what it is
+        call("piece", lambda: (_ for _ in ()).throw(NotImplementedError()))
+    assert call("piece", piece, torch.ones(1, 2), torch.ones(2, 1)).item() == 2
+
+
+def test_torch_calls_sees_functions_under_any_name_and_their_shapes():
+    from torch.nn.functional import scaled_dot_product_attention as renamed
+
+    from tinyformer.testing import torch_calls
+
+    x = torch.ones(2, 3, 4)
+    out, calls = torch_calls(lambda: renamed(x, x, x) + torch.ones(3, 3).tril().sum())
+    names = [name for name, _ in calls]
+    assert "scaled_dot_product_attention" in names and "tril" in names
+    assert ("tril", [(3, 3), (3, 3)]) in calls
+    assert tuple(out.shape) == (2, 3, 4)

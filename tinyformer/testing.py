@@ -1,6 +1,8 @@
 """Checking helpers for the notebooks' tests: failures that say what is probably wrong.
 
     check_tensor(hs, expected, "hs", hints=[(hs_with_h0, "did you include h_0 in the outputs?")])
+    hs, h_T = call("rnn_forward", rnn_forward, x, W_xh, W_hh, b_h, hint="with row vectors use x_t @ W_xh.T")
+    out, calls = torch_calls(causal_average, x)   # which torch functions ran, and the shapes they saw
 
 The torch functions used here are bound when this module is imported, so a notebook that later
 replaces ``torch.allclose`` or similar does not change what the checks see.
@@ -8,9 +10,10 @@ replaces ``torch.allclose`` or similar does not change what the checks see.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 _Tensor = torch.Tensor
 _allclose = torch.allclose
@@ -49,10 +52,7 @@ def check_tensor(
                 raise CheckFailure(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}: {message}")
         raise CheckFailure(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.")
     if actual.dtype != expected.dtype:
-        raise CheckFailure(
-            f"{name} has dtype {actual.dtype}, expected {expected.dtype}: keep the dtype of the inputs "
-            "(create new tensors with dtype=x.dtype, or x.new_zeros(...))."
-        )
+        raise CheckFailure(f"{name} has dtype {actual.dtype}, expected {expected.dtype}: {_dtype_hint(actual.dtype, expected.dtype)}")
     if _close(actual, expected, atol, rtol):
         return
     for wrong, message in hints:
@@ -68,6 +68,73 @@ def check_tensor(
         f"{name} has the wrong values: at index {index} got {a[index].item():.6g}, "
         f"expected {e[index].item():.6g} (the largest difference)."
     )
+
+
+def _dtype_hint(actual: torch.dtype, expected: torch.dtype) -> str:
+    if expected.is_floating_point and actual.is_floating_point:
+        return "keep the dtype of the inputs (create new tensors with dtype=x.dtype, or x.new_zeros(...))."
+    if expected.is_floating_point:
+        return "the result should be floating point (an integer tensor cannot hold these values: use .float() or dtype=)."
+    if expected == torch.bool:
+        return "the result should be a boolean tensor (True/False), e.g. from a comparison."
+    if actual.is_floating_point:
+        return f"the result should hold integers ({expected}), e.g. ids or indices, not floats."
+    return f"use {expected}."
+
+
+def describe(value: object) -> str:
+    """A short description of an argument for messages: a tensor by its shape and dtype."""
+    if type(value) is _Tensor:
+        dtype = "" if value.dtype == torch.float32 else f", {str(value.dtype).replace('torch.', '')}"
+        return f"tensor of shape {tuple(value.shape)}{dtype}"
+    if callable(value) and not isinstance(value, type):
+        return "a function" if getattr(value, "__name__", "<lambda>").startswith("<") else value.__name__
+    if isinstance(value, (list, tuple)) and len(repr(value)) > 60:
+        return f"{type(value).__name__} of length {len(value)}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def call(name: str, fn: Callable, *args: object, hint: str = "", **kwargs: object) -> object:
+    """``fn(*args, **kwargs)``; an exception from the learner's code becomes a failure that names the piece and
+    its inputs (``NotImplementedError``, "not done yet", passes through unchanged).
+
+        hs, h_T = call("rnn_forward", rnn_forward, x, W_xh, W_hh, b, hint="with row vectors use x_t @ W_xh.T")
+    """
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except CheckFailure:
+        raise
+    except Exception as error:  # the learner's code failed: say where, with what
+        inputs = ", ".join([describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()])
+        message = f"{name}({inputs}) raised {type(error).__name__}: {error}"
+        raise CheckFailure(message.rstrip(".") + "." + (f" Hint: {hint}" if hint else "")) from None
+
+
+class _Recorder(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, list[tuple[int, ...]]]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        tensors = [a for a in (*args, *kwargs.values(), *(result if isinstance(result, tuple) else (result,)))
+                   if isinstance(a, _Tensor)]
+        self.calls.append((getattr(func, "__name__", str(func)), [tuple(t.shape) for t in tensors]))
+        return result
+
+
+def torch_calls(fn: Callable, *args: object, **kwargs: object) -> tuple[object, list[tuple[str, list[tuple[int, ...]]]]]:
+    """Run ``fn(*args, **kwargs)`` and record every torch function it calls, under whatever name the learner
+    imported it: returns (result, [(function name, shapes of its tensor arguments and results), ...]).
+    Lets a test check *how* a result was computed (a T x T weight matrix was built, the fused kernel ran once)."""
+    recorder = _Recorder()
+    with recorder:
+        result = fn(*args, **kwargs)
+    return result, recorder.calls
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:

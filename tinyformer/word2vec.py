@@ -120,7 +120,7 @@ def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
         power:  0.75 in word2vec: frequent words are drawn less than their frequency, rare words more.
 
     Returns:
-        (V,) float32 probabilities summing to 1, proportional to counts ** power.
+        (V,) floating-point probabilities summing to 1 (float32 for integer counts), proportional to counts ** power.
     """
     weights = counts.float().pow(power)  # (V,)
     return weights / weights.sum()
