@@ -3,7 +3,8 @@
 For every chapter, solutions/NN-slug/NN-slug.ipynb is executed (outputs: numbers, figures), then
 nbgrader's own preprocessors replace the solution code by the stubs and drop the hidden tests,
 keeping the outputs. The result is book/chapters/NN-slug.ipynb (generated, not committed), which
-_toc.yml lists; its test cells are folded ("Show the tests"). Executed notebooks are cached in
+_toc.yml lists; its test cells are folded ("Show the tests"), and its tqdm progress bars are text (a widget
+would load its scripts from a CDN: the site makes no request outside itself). Executed notebooks are cached in
 _build/executed/, keyed by a hash of the notebook and of tinyformer, so an unchanged chapter is not
 executed again. The site's configuration, _build/_config.site.yml, is _config.yml plus the repository's
 URLs for the repository and launch buttons (site_config).
@@ -187,6 +188,56 @@ def executed(chapter: str) -> tuple[nbformat.NotebookNode, float | None]:
     return nb, seconds
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _widget_text(model_id: str, state: dict) -> str | None:
+    """A tqdm.notebook bar (an HBox of an HTML label, a FloatProgress and an HTML counter) in its final
+    state, as tqdm writes it on a terminal: ``desc: 100%|██████████| 5/5 [00:03<00:00,  1.48it/s]``.
+    None for any other widget."""
+    import html
+
+    def model(ref: str) -> dict:
+        return (state.get(ref.removeprefix("IPY_MODEL_")) or {}).get("state", {})
+
+    def label(fields: dict) -> str:
+        text = html.unescape(re.sub(r"<[^>]*>", "", str(fields.get("value", ""))))
+        return text.replace("\u2007", " ").replace("\u200b", "")
+
+    box = state.get(model_id, {})
+    children = [model(ref) for ref in box.get("state", {}).get("children", [])]
+    names = [child.get("_model_name") for child in children]
+    if box.get("model_name") != "HBoxModel" or names != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = children
+    total, value = float(bar.get("max") or 0), float(bar.get("value") or 0)
+    filled = round(10 * min(max(value / total, 0.0), 1.0)) if total > 0 else 0
+    return f"{label(left)}|{'█' * filled}{' ' * (10 - filled)}|{label(right)}"
+
+
+def widgets_as_text(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Replace the notebook's widget outputs (tqdm's progress bars, run under Jupyter) by text, and drop the
+    widget state: a page with widget state loads require.js and the widget manager from a CDN, and the
+    site makes no request outside itself. A tqdm bar becomes its final line, as tqdm prints it on a
+    terminal; any other widget keeps its text/plain fallback (or nothing when it has none)."""
+    state = (nb.metadata.get("widgets") or {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                text = _widget_text(data[WIDGET_VIEW].get("model_id", ""), state) or data.get("text/plain")
+                if not text:
+                    continue
+                output = nbformat.v4.new_output("display_data", data={"text/plain": text})
+            outputs.append(output)
+        if "outputs" in cell:
+            cell.outputs = outputs
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
 def _fold(cell: nbformat.NotebookNode, what: str) -> None:
     """Show the cell's source folded under a "Show <what>" toggle (MyST-NB's hide-input), its output open."""
     tags = cell.metadata.setdefault("tags", [])
@@ -244,7 +295,7 @@ def build_pages(chapters: list[str], instructor: bool = False) -> dict[str, floa
     times = {}
     for chapter in chapters:
         nb, seconds = executed(chapter)
-        text = nbformat.writes(page(nb, chapter)).rstrip("\n") + "\n"
+        text = nbformat.writes(page(widgets_as_text(nb), chapter)).rstrip("\n") + "\n"
         path = PAGES / f"{chapter}.ipynb"
         if not path.exists() or path.read_text() != text:  # unchanged: Sphinx need not read it again
             path.write_text(text)

@@ -1,20 +1,75 @@
-"""Every page of the website as a reader sees it, in headless Chromium (Debian's `chromium`, driven by
-Playwright): maths typeset by MathJax, every image loaded with a size, no error shown, no solution.
-A screenshot of each page is saved in _build/screenshots/ for review."""
+"""Every page of the website, and a learner's feedback page, as a reader sees them, in headless Chromium
+(Debian's `chromium`, driven by Playwright), offline: no request leaves the page's own files (a CDN script,
+font or widget manager fails the test, and is not fetched), no console error, maths typeset by MathJax and
+no raw TeX left in the text, every image loaded with a size, no error shown, no solution. A screenshot of
+each page is saved in _build/screenshots/ for review."""
 
+import re
 import shutil
+from dataclasses import dataclass, field
 
+import nbformat
 import pytest
 
 from grader.course import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-# Jupyter Book 1.0.4 writes sphinx-thebe's inline configuration script twice on notebook pages; the
-# second copy throws this error. Thebe (live code) is not enabled, so readers see nothing of it.
-KNOWN_THIRD_PARTY_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
+LOCAL = ("file:", "data:", "blob:", "about:")  # what a page may load: its own files, inline data
+# TeX that MathJax did not typeset, in a page's text outside code and typeset maths
+RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]{}]|\$[^$\n]+\$|[_^]\{[^}\n]*\}")
+# the page's visible text without typeset maths and code (where TeX and dollars are what they are)
+TEXT_OUTSIDE_MATHS_AND_CODE = """() => {
+    document.querySelectorAll('mjx-container, pre, code, kbd, samp, script, style, textarea').forEach(e => e.remove());
+    return document.body.innerText; }"""
+
+
+def raw_tex(text: str) -> list[str]:
+    """Each piece of raw TeX in ``text`` (a control word such as \\frac, \\( or \\[, a `$...$` pair on one
+    line, a `_{...}` or `^{...}` group), with a little of the text around it; one piece per stretch of text."""
+    pieces, end = [], -1
+    for match in RAW_TEX.finditer(text):
+        if match.start() >= end:
+            start, end = max(match.start() - 30, 0), match.end() + 30
+            pieces.append(text[start:end].replace("\n", " "))
+    return pieces
+
+
+@dataclass
+class Visit:
+    """A page opened with every request outside ``LOCAL`` refused and recorded, and every console error kept."""
+    page: object
+    outside: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+
+
+def open_offline(browser, url: str) -> Visit:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    visit = Visit(context.new_page())
+
+    def refuse_outside(route):
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            visit.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", refuse_outside)
+    visit.page.on("request", lambda r: None if r.url.startswith(LOCAL) or r.url in visit.outside
+                  else visit.outside.append(r.url))
+    visit.page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
+    visit.page.on("pageerror", lambda error: visit.errors.append(str(error)))
+    visit.page.goto(url, wait_until="load")
+    visit.page.wait_for_load_state("networkidle")
+    return visit
+
+
+def close(visit: Visit) -> None:
+    context = visit.page.context
+    visit.page.close()
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +95,8 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     checked = []
     for path in pages(site):
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)) if str(error) not in KNOWN_THIRD_PARTY_ERRORS else None)
-        page.goto(path.as_uri(), wait_until="load")
+        visit = open_offline(browser, path.as_uri())
+        page = visit.page
         name = str(path.relative_to(site))
         if page.evaluate("() => document.querySelector('.math') !== null"):
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30000)
@@ -51,6 +104,9 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser):
             typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
             assert typeset > 0, f"{name}: maths on the page, but MathJax typeset none of it"
             assert page.evaluate("() => document.querySelectorAll('mjx-merror').length") == 0, f"{name}: a MathJax error"
+        page.wait_for_load_state("networkidle")  # MathJax's fonts and extensions
+        page.screenshot(path=str(SCREENSHOTS / (name.replace("/", "__")[:-5] + ".png")), full_page=True)
+        assert not visit.outside, f"{name}: requests outside the site {sorted(set(visit.outside))}"
         images = page.evaluate("() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
         broken = [src for src, ok in images if not ok]
         assert not broken, f"{name}: images that did not load: {broken}"
@@ -72,8 +128,77 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser):
             launch = page.evaluate(links)
             assert len(launch) >= 2, f"{name}: no launch buttons {launch}"
             assert all(f"/chapters/{chapter}/{chapter}.ipynb" in href for href in launch), f"{name}: {launch}"
-        assert not errors, f"{name}: JavaScript errors {errors}"
-        page.screenshot(path=str(SCREENSHOTS / (name.replace("/", "__")[:-5] + ".png")), full_page=True)
-        page.close()
+        assert not visit.errors, f"{name}: console errors {visit.errors}"
+        left = raw_tex(page.evaluate(TEXT_OUTSIDE_MATHS_AND_CODE))  # (takes the maths and code off the page)
+        assert not left, f"{name}: raw TeX in the text: {left}"
+        close(visit)
         checked.append(name)
     assert any("chapters" in name for name in checked), checked
+
+
+def test_the_offline_guard_refuses_and_reports_an_outside_request_and_a_console_error(browser, tmp_path):
+    page = tmp_path / "cdn.html"
+    page.write_text('<!DOCTYPE html><html><head><script src="https://cdn.example.org/lib.js"></script>'
+                    '<link rel="stylesheet" href="https://fonts.example.org/css?family=Lato"></head>'
+                    '<body><p>text</p><script>const X = 1;</script><script>const X = 2;</script></body></html>')
+    visit = open_offline(browser, page.as_uri())
+    try:
+        assert set(visit.outside) == {"https://cdn.example.org/lib.js", "https://fonts.example.org/css?family=Lato"}
+        assert any("'X' has already been declared" in error for error in visit.errors), visit.errors
+    finally:
+        close(visit)
+
+
+@pytest.mark.parametrize("text", [r"with \lVert q\rVert^2 in", r"and \frac{1}{2}", r"in \mathbb{R}^{n}",
+                                  "the score $q \\cdot k$ is", "as d_{k} grows", r"inline \(x\) maths"])
+def test_raw_tex_is_found_in_text(text):
+    assert raw_tex(text), text
+
+
+@pytest.mark.parametrize("text", ["Vaswani et al. [2017] divide by the square root of d_k.",
+                                  "a price of 5 dollars", "chapters/03-attention/03-attention.ipynb",
+                                  "(a, b) and {curly} braces, 5% of 10"])
+def test_plain_prose_is_not_taken_for_raw_tex(text):
+    assert not raw_tex(text), raw_tex(text)
+
+
+def test_a_feedback_page_works_offline_with_its_myst_and_maths_rendered(browser, tmp_path):
+    """The page a learner gets back (grader/worker.py feedback_html), from a chapter with maths, admonitions and
+    citations: typeset maths, admonitions as boxes, citations as author and year, nothing loaded from outside."""
+    from grader.autograde import CellResult, NotebookResult
+    from grader.website import vendor_mathjax
+    from grader.worker import feedback_html
+
+    vendor_mathjax()  # the course's MathJax, as `make book` fetches it (grading itself never downloads)
+    chapter = "03-attention"
+    graded = tmp_path / f"{chapter}.ipynb"
+    shutil.copy(ROOT / "chapters" / chapter / f"{chapter}.ipynb", graded)
+    source = "\n".join(c.source for c in nbformat.read(graded, as_version=4).cells if c.cell_type == "markdown")
+    assert "{admonition}" in source and "{cite:p}" in source and "$" in source, "the chapter no longer has what this checks"
+    message = "AssertionError: the weights should sum to 1 over $k$, got $1.5$ <b>x</b>"
+    result = NotebookResult(chapter, "ada", [CellResult("attention_weights", 0, 2, message=message),
+                                             CellResult("written_answer", 0, 1, manual=True)])
+    page = tmp_path / "feedback.html"
+    page.write_text(feedback_html(graded, result, f"ada, {chapter}"))
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    visit = open_offline(browser, page.as_uri())
+    try:
+        visit.page.screenshot(path=str(SCREENSHOTS / "feedback.png"))
+        assert not visit.outside, f"requests outside the page {visit.outside}"
+        assert not visit.errors, f"console errors {visit.errors}"
+        assert visit.page.evaluate("() => document.querySelectorAll('script[src], link[href^=\"http\"]').length") == 0
+        assert visit.page.evaluate("() => document.querySelectorAll('mjx-container svg').length") > 20, "maths not typeset"
+        assert visit.page.evaluate("() => document.querySelectorAll('[data-mml-node=\"merror\"]').length") == 0, \
+            "a TeX error in the maths"
+        boxes = visit.page.evaluate("() => Array.from(document.querySelectorAll('.admonition .admonition-title'), e => e.innerText)")
+        assert len(boxes) == source.count("{admonition}") and all(boxes), boxes
+        text = visit.page.evaluate("() => document.body.innerText")
+        assert "Vaswani et al., 2017" in text and "References" in text and "Attention is all you need" in text
+        assert message in text, "the test's message is not shown as written"
+        assert not re.search(r"\{(admonition|cite:[a-z]+|cite|ref|numref|eq)\}", text), "raw MyST in the page"
+        visit.page.evaluate("() => document.querySelector('.mathjax_ignore').remove()")  # the table: the message's $ as written
+        left = raw_tex(visit.page.evaluate(TEXT_OUTSIDE_MATHS_AND_CODE))
+        assert not left, f"raw TeX in the text: {left}"
+    finally:
+        close(visit)

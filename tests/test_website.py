@@ -47,6 +47,8 @@ def test_chapter_page_shows_figures_maths_and_stubs_only(site, chapter):
         assert image.exists() and image.stat().st_size > 5000, f"figure {src} is missing or empty"
     assert 'class="math' in html, "no maths on the page"
     assert "mathjax/tex-chtml.js" in html, "the page does not load the site's own MathJax"
+    assert "application/vnd.jupyter.widget" not in html, "widget state or views on the page (they load a CDN's scripts)"
+    assert html.count("const THEBE_JS_URL") <= 1, "sphinx-thebe's configuration script is on the page twice"
     text = "".join(page.text)
     assert "raise NotImplementedError()" in text
     assert "Traceback (most recent call last)" not in text, "the page shows a traceback"
@@ -228,6 +230,39 @@ def test_launch_and_download_buttons_of_a_chapter_page_open_the_student_notebook
     assert launch[2]["url"] == f"{COLAB}{student}"
     assert download[0]["url"] == "../../_sources/chapters/03-attention/03-attention.ipynb"
     assert download[1]["javascript"] == "window.print()" and buttons[2]["javascript"] == "toggleFullScreen()"
+
+
+def test_tqdm_bars_become_their_last_line_of_text_and_the_widget_state_is_dropped(tmp_path):
+    from grader.website import WIDGET_VIEW, widgets_as_text
+
+    source = tmp_path / "bars.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass\nprint('done')")]), source)
+    nb = execute(source, timeout=120)
+    outputs = nb.cells[0].outputs
+    assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs) and "widgets" in nb.metadata, \
+        "tqdm wrote no widget here: nothing to check"
+    page = widgets_as_text(nb)
+    assert "widgets" not in page.metadata and "widget" not in nbformat.writes(page)
+    texts = [o.data["text/plain"] for o in page.cells[0].outputs if o.output_type == "display_data"]
+    assert len(texts) == 1 and texts[0].startswith("steps: 100%|██████████| 3/3 ["), texts
+    assert page.cells[0].outputs[-1].text == "done\n"
+
+
+def test_a_script_given_twice_is_kept_once_and_outside_assets_are_named():
+    import importlib.util
+
+    from sphinx.builders.html._assets import _JavaScript
+
+    spec = importlib.util.spec_from_file_location("offline_site", ROOT / "book" / "_ext" / "offline_site.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    body = "const THEBE_JS_URL = 'x'"
+    scripts = [_JavaScript("_static/a.js"), _JavaScript(None, body=body), _JavaScript("", body=body),
+               _JavaScript("_static/b.js", priority=800), _JavaScript("https://cdn.example.org/w.js")]
+    kept = ext.unique_assets(scripts)
+    assert [s.filename for s in kept] == ["_static/a.js", None, "_static/b.js", "https://cdn.example.org/w.js"]
+    assert ext.outside_urls(kept) == ["https://cdn.example.org/w.js"]
 
 
 def test_test_cells_are_folded_on_the_pages_and_nothing_else_is():
