@@ -6,6 +6,7 @@
                                                       and write its configuration, _build/_config.site.yml
   python -m grader check NOTEBOOK                     self-check: the score a notebook would get
   python -m grader autograde SUBMISSIONS              grade a class: gradebook, grades.csv, feedback
+  python -m grader export canvas|moodle              the graded class's grades as the LMS's import file
   python -m grader experiments [CHAPTER ...]          rerun the experiments under several seeds and thread
                                                       counts: every claim's value and margin, run times
 """
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-gb", type=float, default=6, help="address space of a submission's kernel (default 6)")
     p.add_argument("--regrade", action="store_true", help="grade again what OUT/results/ already holds")
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap (trusted code only)")
+
+    p = commands.add_parser("export", help="write the gradebook's grades as a Canvas or Moodle grade-import file")
+    p.add_argument("lms", choices=["canvas", "moodle"], help="the LMS the submissions came from")
+    p.add_argument("--out", default="grading", help="the graded class: autograde's --out (default: grading/)")
+    p.add_argument("--db-url", help="the gradebook, if not OUT/gradebook.db (autograde's --db-url)")
 
     p = commands.add_parser("experiments", help="rerun each chapter's experiments under several seeds and thread counts")
     p.add_argument("chapter", nargs="*", help="chapters, e.g. 06-encoder or 6 (default: all)")
@@ -130,6 +136,16 @@ def _autograde(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from pathlib import Path
+
+    from .export import export_grades
+
+    for path in export_grades(Path(args.out), args.lms, args.db_url):
+        print(f"wrote {path}")
+    return 0
+
+
 def _experiments(args) -> int:
     from pathlib import Path
 
@@ -141,7 +157,7 @@ def _experiments(args) -> int:
 
 
 COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde,
-            "experiments": _experiments}
+            "experiments": _experiments, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())

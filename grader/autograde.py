@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ class NotebookResult:
     chapter: str
     student: str
     cells: list[CellResult] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # cells interrupted, that killed the kernel, or not run (lost_cells)
 
     @property
     def auto_cells(self) -> list[CellResult]:
@@ -104,11 +107,38 @@ def _plain_guarded_kernel(folder: Path, guard: dict):
             os.environ["JUPYTER_PATH"] = before
 
 
-def _guarded_execute():
-    """nbgrader's Execute, with two defences that live in the grader's process, out of the notebook's reach:
+MAX_KERNEL_RESTARTS = 3  # a notebook whose kernel dies more often than this has the rest of its cells not run
+# What a lost cell's error output says (ename): nbgrader scores a test cell with an error 0, and the batch names
+# each such cell in grades.csv (lost_cells)
+TIMED_OUT, KERNEL_DIED, NOT_RUN = "CellTimeoutError", "DeadKernelError", "NotRun"
+
+
+def cell_name(cell, index: int) -> str:
+    """How a message names a cell: its grade_id, else its position and first line."""
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    if grade_id:
+        return grade_id
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {index + 1} ({first[:40]}{'...' if len(first) > 40 else ''})"
+
+
+def _error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _guarded_execute(deadline: float | None = None):
+    """nbgrader's Execute, with defences that live in the grader's process, out of the notebook's reach:
     a test cell's output cannot be cleared (a clear_output message sent by the notebook is ignored); a
     cell keeps at most OUTPUT_BYTES_PER_CELL of output (errors are always kept); and a notebook that prints
-    more than OUTPUT_BYTES_PER_NOTEBOOK is stopped (OutputFlood) rather than left to run out of time."""
+    more than OUTPUT_BYTES_PER_NOTEBOOK is stopped (OutputFlood) rather than left to run out of time.
+
+    One bad cell costs only its own points. A cell over the time limit is interrupted (nbclient's
+    interrupt_on_timeout, when the configuration asks for it) and scored as failed, saying why; a kernel
+    that dies in a cell, or does not stop when interrupted, is started again, the cells before that one
+    are run again (outputs kept from the first run) and grading goes on. With ``deadline`` (a time.time()),
+    no cell runs past it: the cells left when it comes are scored as not run, so the notebook is graded
+    (and gets its feedback) before the batch's wall-time limit kills it."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbgrader.preprocessors import Execute
 
     class GuardedExecute(Execute):
@@ -125,7 +155,7 @@ def _guarded_execute():
                 sizes["total"] = sizes.get("total", 0) + size
                 if sizes["total"] > OUTPUT_BYTES_PER_NOTEBOOK:
                     raise OutputFlood(f"the notebook printed more than {OUTPUT_BYTES_PER_NOTEBOOK // 10**6} MB of output "
-                                      "(a print in a long loop?)")
+                                      f"(a print in a long loop?), in {cell_name(self.nb.cells[cell_index], cell_index)}")
                 if sizes[cell_index] > OUTPUT_BYTES_PER_CELL:
                     if not outs or outs[-1].get("text") != self._TRUNCATED:
                         outs.append(nbformat.v4.new_output("stream", name="stdout", text=self._TRUNCATED))
@@ -134,24 +164,126 @@ def _guarded_execute():
 
         _TRUNCATED = f"\n[output truncated by the grader: more than {OUTPUT_BYTES_PER_CELL:,} bytes]\n"
 
+        def preprocess(self, nb, resources=None, km=None):
+            self._lost: set[int] = set()  # cells that timed out or killed the kernel: not run again
+            self._restarts = 0
+            self._stopped: str | None = None  # why the cells left are not run
+            return super().preprocess(nb, resources, km)
+
+        def _get_timeout(self, cell):
+            timeout = super()._get_timeout(cell)
+            if deadline is None:
+                return timeout
+            left = max(1, int(deadline - time.time()))
+            return left if timeout is None else min(timeout, left)
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type != "code" or not cell.source.strip():
+                return super().preprocess_cell(cell, resources, index)
+            if self._stopped is None and deadline is not None and time.time() >= deadline:
+                self._stopped = "the notebook's time limit ran out before this cell"
+            if self._stopped is not None:
+                cell.outputs = [_error_output(NOT_RUN, f"not run: {self._stopped}")]
+                return cell, self.resources
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                why = ("the kernel died while running this cell (os._exit, a crash, or a memory or process "
+                       "limit); the grader started it again for the cells after it")
+            except CellTimeoutError:
+                if not self.interrupt_on_timeout:
+                    raise  # the configuration stops the notebook at an endless cell (the learner's self-check)
+                why = (f"this cell ran longer than {self._get_timeout(cell)} s and did not stop when interrupted; "
+                       "the grader started the kernel again for the cells after it")
+            cell.outputs.append(_error_output(KERNEL_DIED, why))
+            self._lost.add(index)
+            self._restart_kernel(index)
+            return cell, self.resources
+
+        def on_cell_executed(self, **kwargs):
+            super().on_cell_executed(**kwargs)
+            if kwargs["execute_reply"]["content"].get("ename") != TIMED_OUT:
+                return
+            # interrupted: say why in place of the KeyboardInterrupt the interrupted code raised
+            cell, index = kwargs["cell"], kwargs["cell_index"]
+            self._lost.add(index)
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.output_type == "error" and o.get("ename") in ("KeyboardInterrupt", TIMED_OUT))]
+            limit = "the notebook's time limit ran out" if deadline is not None and time.time() >= deadline - 1 \
+                else f"it ran longer than the limit of {self.timeout} s"
+            cell.outputs.append(_error_output(TIMED_OUT, f"this cell was interrupted: {limit} (an endless loop?)"))
+
+        def _restart_kernel(self, index: int) -> None:
+            """A fresh kernel in the dead one's place, brought to the state the notebook had before cell
+            ``index`` by running the earlier cells again (test cells and lost cells excepted)."""
+            name = cell_name(self.nb.cells[index], index)
+            self._restarts += 1
+            if self._restarts > MAX_KERNEL_RESTARTS:
+                self._stopped = f"the kernel died {self._restarts} times, the last in {name}"
+                return
+            graceful, self.shutdown_kernel = self.shutdown_kernel, "immediate"  # a hung kernel is not asked
+            try:
+                self._cleanup_kernel()
+            finally:
+                self.shutdown_kernel = graceful
+            self.km = self.create_kernel_manager()
+            self.start_new_kernel()
+            self.start_new_kernel_client()
+            for earlier in range(index):
+                cell = self.nb.cells[earlier]
+                if cell.cell_type != "code" or earlier in self._lost or is_test_cell(cell) or not cell.source.strip():
+                    continue
+                try:
+                    self.execute_cell(copy.deepcopy(cell), earlier, store_history=False)
+                except (DeadKernelError, CellTimeoutError):
+                    self._stopped = (f"the kernel could not be started again after {name}: "
+                                     f"{cell_name(cell, earlier)} failed when run again")
+                    return
+                finally:
+                    self.nb.cells[earlier] = cell  # execute_cell stores the copy: keep the first run's outputs
+
     return GuardedExecute
 
 
+def lost_cells(cells: list) -> list[str]:
+    """One line per way cells were lost (interrupted, killed the kernel, not run), naming the cells."""
+    kinds = {TIMED_OUT: "interrupted at the time limit", KERNEL_DIED: "the kernel died or hung (started again)"}
+    lost: dict[str, list[str]] = {}
+    for index, cell in enumerate(cells):
+        error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"
+                      and o.get("ename") in (TIMED_OUT, KERNEL_DIED, NOT_RUN)), None)
+        if error is not None:
+            kind = kinds.get(error["ename"]) or error.get("evalue", "not run")
+            lost.setdefault(kind, []).append(cell_name(cell, index))
+    return [f"{kind}: {', '.join(names[:4])}{f' and {len(names) - 4} more' if len(names) > 4 else ''}"
+            for kind, names in lost.items()]
+
+
 def prepare_course(chapter: str, course: Path) -> str:
-    """A scratch course folder for one chapter: its source, and a gradebook that knows its test cells.
-    Returns the gradebook's URL."""
+    """A scratch course folder for one chapter: its source, a gradebook that knows its test cells, and the
+    package the sandboxed kernel imports as tinyformer (without this chapter's and later chapters' reference
+    pieces: grader/references.py). Returns the gradebook's URL."""
+    from .references import withholding_package
+
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
     generate(chapter, course, db_url)
+    withholding_package(chapter, course / KERNEL_PACKAGE)
     return db_url
 
 
+KERNEL_PACKAGE = "kernel-package/tinyformer"  # in a scratch course: what the sandboxed kernel imports as tinyformer
+
+
 def grade_in_course(course: Path, db_url: str, chapter: str, student: str, notebook: Path,
-                    sandbox: tuple[list[Path], Limits, int] | None = None) -> tuple[NotebookResult, Path]:
+                    sandbox: tuple[list[Path], Limits, int] | None = None, limits: Limits | None = None,
+                    deadline: float | None = None) -> tuple[NotebookResult, Path]:
     """Autograde one notebook with nbgrader in a prepared course; return its result and the graded notebook.
 
     With ``sandbox`` (folders to hide, limits, the uid to run as when grading as root) the kernel runs in
-    the bubblewrap sandbox.
+    the bubblewrap sandbox. With ``limits`` (the class batch: the sandbox's, or given), a cell that runs past
+    ``limits.cell_seconds`` is interrupted and scored as failed while the rest of the notebook runs, and no
+    cell runs past ``deadline`` (a time.time()); without, a cell over nbgrader's limit stops the notebook.
     """
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -162,14 +294,17 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
     submitted = _with_test_cells_restored(_without_duplicate_ids(read_notebook(notebook)), release)
     nbformat.write(submitted, target / f"{chapter}.ipynb")
     config = nbgrader_config(course, db_url)
-    config.Autograde.autograde_preprocessors = [_guarded_execute(), *Autograde.class_traits()["autograde_preprocessors"].default()[1:]]
+    config.Autograde.autograde_preprocessors = [_guarded_execute(deadline), *Autograde.class_traits()["autograde_preprocessors"].default()[1:]]
+    limits = limits or (sandbox[1] if sandbox is not None else None)
+    if limits is not None:
+        config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
+        config.Execute.interrupt_on_timeout = True
     guard = guard_config(source_notebook(chapter, course / "solutions"))
     with contextlib.ExitStack() as stack:
         if sandbox is not None:
             hide, limits, uid = sandbox
-            config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
             install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide,
-                           limits, guard, uid)
+                           limits, guard, uid, package=course / KERNEL_PACKAGE)
         else:
             stack.enter_context(_plain_guarded_kernel(course / ".kernel" / student, guard))
         _run_autograde(Autograde, CourseDirectory, config, chapter, student)
@@ -199,7 +334,7 @@ def _read_results(graded: Path, db_url: str, chapter: str, student: str) -> Note
     manual = {c.metadata["nbgrader"]["grade_id"] for c in cells
               if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")}
     messages = _error_messages(cells)
-    result = NotebookResult(chapter, student)
+    result = NotebookResult(chapter, student, lost=lost_cells(cells))
     with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
         warnings.simplefilter("ignore", SAWarning)
         submission = gradebook.find_submission_notebook(chapter, chapter, student)

@@ -11,6 +11,7 @@ source: a rerun (after a crash, or to regrade) reuses them, so no finished grade
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import queue
@@ -34,13 +35,35 @@ from .authoring import generate
 from .autograde import prepare_course
 from .course import ROOT, SOLUTIONS, CourseError, digest, source_notebook
 from .intake import Submission, collect
-from .sandbox import SANDBOX_UIDS, Limits, require_bwrap
+from .sandbox import SANDBOX_UIDS, Limits, check_kernel_environment, require_bwrap
 
-FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file"]
+FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file", "review"]
+MATCHES_REFERENCE = "matches the reference (the course's own solution, up to names and formatting): look before trusting the points"
 
 
-def _key(submission: Submission) -> str:
-    return digest(submission.path, source_notebook(submission.chapter), code=("tinyformer", "grader"))
+def _key(submission: Submission, environment: dict) -> str:
+    """What a submission's result depends on, the result cache's key: the notebook, the chapter's source folder
+    (its notebook with the hidden tests, any data), the course's code (tinyformer, grader) and the environment it
+    is graded in (the kernel's Python and packages, nbgrader's); a change of any of them grades it again."""
+    chapter_files = sorted(p for p in (SOLUTIONS / submission.chapter).rglob("*")
+                           if p.is_file() and not {"__pycache__", ".ipynb_checkpoints"} & set(p.parts))
+    code = digest(submission.path, *chapter_files, code=("tinyformer", "grader"))
+    return hashlib.sha256(f"{code} {json.dumps(environment, sort_keys=True)}".encode()).hexdigest()
+
+
+def grading_environment(chapters: set[str], hide: list[Path] | None, limits: Limits) -> dict:
+    """Check that the grading kernel imports what these chapters' notebooks import, this course's tinyformer
+    among them (CourseError, saying how to fix it, if not); return the versions it grades with."""
+    from importlib.metadata import version
+
+    from .autograde import guard_config
+
+    modules = {"tinyformer", "tinyformer.testing", "ipykernel"}
+    for chapter in chapters:
+        modules |= {module for _, module, _ in guard_config(source_notebook(chapter))["bindings"]}
+    kernel = check_kernel_environment(sorted(modules), hide, limits, SANDBOX_UIDS)
+    return {"kernel": {"python": kernel["python"], "versions": kernel["versions"]},
+            "grader": {name: version(name) for name in ("nbgrader", "nbclient", "nbconvert", "jupyter_client")}}
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -56,20 +79,20 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool, limits: Limits,
-                slots: "queue.Queue[int]") -> dict:
+                slots: "queue.Queue[int]", key: str) -> dict:
     """Grade one submission in a worker process; return its result (a zero with a reason on any failure).
 
     ``slots`` hands out one uid per concurrent worker, so per-user limits (processes) of one submission
     never touch another's."""
     slot = slots.get()
     try:
-        return _grade_in_worker(submission, out, work, hide, sandbox, limits, SANDBOX_UIDS + slot)
+        return _grade_in_worker(submission, out, work, hide, sandbox, limits, SANDBOX_UIDS + slot, key)
     finally:
         slots.put(slot)
 
 
 def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool,
-                     limits: Limits, uid: int) -> dict:
+                     limits: Limits, uid: int, key: str) -> dict:
     name = f"{submission.chapter}/{submission.student}"
     result_path = out / "results" / f"{name}.json"
     request = {
@@ -78,6 +101,8 @@ def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[P
         "feedback": str(out / "feedback" / submission.student / f"{submission.chapter}.html"),
         "hide": [str(p) for p in hide], "sandbox": sandbox, "limits": asdict(limits),
         "template": str(work / "templates" / submission.chapter), "uid": uid,
+        # the cells stop here, so that the notebook is graded (and gets feedback) before the wall-time limit
+        "deadline": time.time() + limits.notebook_seconds - finishing_seconds(limits),
     }
     request_path = work / f"{submission.chapter}-{submission.student}.request.json"
     request_path.write_text(json.dumps(request))
@@ -98,17 +123,60 @@ def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[P
         process.communicate()
         reason = f"grading took longer than {limits.notebook_seconds} s (an endless loop?)"
     seconds = time.perf_counter() - start
+    _keep_graded_notebook(work / submission.chapter / submission.student / "course", out, submission)
     shutil.rmtree(work / submission.chapter / submission.student, ignore_errors=True)
     if reason is None and result_path.exists():
         answer = json.loads(result_path.read_text())
     else:
         answer = {"status": "error", "reason": reason or "the grader process wrote no result"}
     answer["seconds"] = round(seconds, 2)
-    answer["key"] = _key(submission)
+    answer["key"] = key
     answer["notebook_sha256"] = digest(submission.path, code=())  # the notebook alone: did the student change it?
+    answer["lms"] = submission.lms  # the LMS's id of the student, for the grade exports (grader/export.py)
     result_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(answer))
     return answer
+
+
+def finishing_seconds(limits: Limits) -> int:
+    """Of a submission's wall time, what is kept for what follows its last cell: nbgrader's scoring, the feedback."""
+    return max(20, limits.notebook_seconds // 5)
+
+
+def _keep_graded_notebook(course: Path, out: Path, submission: Submission) -> None:
+    """OUT is the course folder formgrader reads: move the graded notebook to OUT/autograded/<student>/<chapter>/
+    (nbgrader's layout). Only that notebook, and only a plain file: the rest of its folder was the kernel's to
+    write. A submission that could not be graded leaves no stale graded notebook behind."""
+    name = f"{submission.chapter}.ipynb"
+    graded = course / "autograded" / submission.student / submission.chapter / name
+    kept = out / "autograded" / submission.student / submission.chapter / name
+    kept.unlink(missing_ok=True)
+    if graded.is_file() and not graded.is_symlink():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(graded, kept)
+
+
+def write_formgrader_config(out: Path, db_url: str) -> Path:
+    """OUT/nbgrader_config.py: the course's nbgrader configuration with OUT as the course folder and this
+    gradebook, so that formgrader (a Jupyter server started in OUT) and nbgrader's commands run in OUT
+    (generate_feedback, export) work on the graded class."""
+    from .course import CONFIG_FILE
+
+    path = out / "nbgrader_config.py"
+    path.write_text(
+        '"""Written by `python -m grader autograde`: formgrader and nbgrader\'s commands, run from this folder,\n'
+        'work on the class graded here (the graded notebooks are in autograded/, the marks in the gradebook)."""\n\n'
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({CONFIG_FILE.name!r}, path={str(CONFIG_FILE.parent)!r})  # noqa: F821 (the course's configuration)\n"
+        f"c.CourseDirectory.root = {str(out.resolve())!r}\n"
+        f"c.CourseDirectory.db_url = {db_url!r}\n"
+        f"c.CourseDirectory.source_directory = {str(SOLUTIONS)!r}\n"
+        f"c.CourseDirectory.release_directory = {str(ROOT / 'chapters')!r}\n"
+        "# nbgrader generate_feedback: without the hidden tests (nbgrader #1363)\n"
+        "c.GenerateFeedback.preprocessors = ['nbgrader.preprocessors.GetGrades', 'nbgrader.preprocessors.ClearHiddenTests',\n"
+        "                                    'nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']\n")
+    path.chmod(0o600)  # a server gradebook's URL may hold its password
+    return path
 
 
 def _last_line(text: str) -> str:
@@ -145,8 +213,18 @@ def _write_gradebook(db_url: str, submission: Submission, answer: dict, new_note
                     grade.manual_score = None
                     print(f"  {submission.chapter}  {submission.student}: a new notebook; its written answer "
                           f"{grade.name} needs marking again", flush=True)
-                continue  # written answers wait for the instructor
+                grade.needs_manual_grade = grade.manual_score is None  # written answers wait for the instructor
+                continue
             grade.auto_score = cell["score"] if cell else 0.0
+            grade.needs_manual_grade = False  # formgrader asks a person for the written answers only
+        copied = set(answer.get("matches_reference", []))
+        for comment in notebook.comments:
+            if comment.name in copied:
+                comment.auto_comment = MATCHES_REFERENCE
+            elif comment.auto_comment == MATCHES_REFERENCE:
+                comment.auto_comment = None
+        if copied:
+            notebook.flagged = True  # formgrader's flag: a person should look (the grader never clears a flag)
         gradebook.db.commit()
 
 
@@ -182,6 +260,22 @@ def _register_chapters(db_url: str, chapters: set[str]) -> None:
             generate(chapter, Path(scratch), db_url)
 
 
+def absolute_db_url(db_url: str) -> str:
+    """The URL with a relative SQLite file made absolute (from the current folder): nbgrader opens the gradebook
+    after changing directory, where ``sqlite:///grades.db`` would name another file. Other URLs are unchanged."""
+    import sqlalchemy
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = sqlalchemy.engine.make_url(db_url)
+    except (ArgumentError, ValueError):
+        return db_url  # check_gradebook_url says what is wrong with it
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:") \
+            or url.database.startswith("file:") or Path(url.database).is_absolute():
+        return db_url
+    return url.set(database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
+
+
 def check_gradebook_url(db_url: str) -> None:
     """Open the gradebook's database once, so that a wrong URL, a missing driver or a server that does not
     answer is one clear line before anything is graded."""
@@ -213,31 +307,36 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
     if sandbox:
         require_bwrap()
     index, count = parse_shard(shard)
+    # nbgrader changes directory before it opens a gradebook: every path the user gave becomes absolute first
+    where, out = Path(where).resolve(), Path(out).resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".writable").touch()
         (out / ".writable").unlink()
     except OSError as error:
         raise CourseError(f"cannot write the results to {out}: {error.strerror or error}") from None
-    db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    db_url = absolute_db_url(db_url) if db_url else f"sqlite:///{out / 'gradebook.db'}"
     check_gradebook_url(db_url)
+    write_formgrader_config(out, db_url)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="grader-batch-", dir=out) as scratch:
         work = Path(scratch)
         submissions = collect(where.resolve(), work, chapters)
         gradable = [s for s in submissions if s.chapter and not s.problem]
         mine = [s for i, s in enumerate(gradable) if i % count == index]
+        hide = [where.resolve(), out.resolve()]
+        environment = grading_environment({s.chapter for s in mine}, hide if sandbox else None, limits) if mine else {}
+        keys = {id(s): _key(s, environment) for s in mine}
         _register_chapters(db_url, {s.chapter for s in mine})
         for chapter in {s.chapter for s in mine}:  # one scratch course per chapter, copied for each submission
             prepare_course(chapter, work / "templates" / chapter)
-        hide = [where.resolve(), out.resolve()]
         todo, done, graded_before = [], {}, {}
         for submission in mine:
             cached = out / "results" / submission.chapter / f"{submission.student}.json"
             if cached.exists():
                 answer = json.loads(cached.read_text())
                 graded_before[id(submission)] = answer.get("notebook_sha256")
-                if answer.get("key") == _key(submission) and not regrade:
+                if answer.get("key") == keys[id(submission)] and not regrade:
                     done[id(submission)] = answer
                     continue
             todo.append(submission)
@@ -247,7 +346,7 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
         for slot in range(max(1, jobs)):
             slots.put(slot)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_run_worker, s, out, work, hide, sandbox, limits, slots): s for s in todo}
+            futures = {pool.submit(_run_worker, s, out, work, hide, sandbox, limits, slots, keys[id(s)]): s for s in todo}
             for future in as_completed(futures):
                 submission = futures[future]
                 done[id(submission)] = future.result()
@@ -272,6 +371,7 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
     if times:
         print(f"grading time per submission: median {statistics.median(times):.1f} s, max {max(times):.1f} s")
     print(f"wrote {csv_path} and {out / 'feedback'}/; gradebook: {db_url}")
+    print(f"written answers: mark them in formgrader (cd {out} && jupyter lab, then Nbgrader > Formgrader)")
     return rows
 
 
@@ -280,8 +380,19 @@ def _row(submission: Submission, answer: dict) -> dict:
     graded = answer.get("status") == "graded"
     return {"student": submission.student, "chapter": submission.chapter,
             "score": sum(c["score"] for c in cells) if graded else 0, "max_score": _max_score(submission.chapter),
-            "status": "graded" if graded else "zero", "reason": "" if graded else answer.get("reason", ""),
-            "file": submission.path.name}
+            "status": "graded" if graded else "zero", "reason": _lost_cells(answer) if graded else answer.get("reason", ""),
+            "file": submission.path.name, "review": _review(answer)}
+
+
+def _lost_cells(answer: dict) -> str:
+    """A graded submission's cells that cost the kernel (interrupted, killed it, not run), for grades.csv's reason."""
+    return "; ".join(answer.get("lost_cells", []))
+
+
+def _review(answer: dict) -> str:
+    """What a person should look at in this submission (grades.csv's review column); empty when nothing."""
+    copied = answer.get("matches_reference", [])
+    return f"matches the reference: {', '.join(copied)}" if copied else ""
 
 
 def _report(submission: Submission, answer: dict) -> None:

@@ -37,6 +37,7 @@ class Submission:
     chapter: str | None  # None when the notebook could not be matched to a chapter
     path: Path
     problem: str | None = None  # why it cannot be graded (it then scores 0 with this reason)
+    lms: dict | None = None  # who the LMS says handed it in: {"system": "canvas"/"moodle", "id": ..., "name": ...}
 
 
 def _student_id(name: str) -> str:
@@ -96,7 +97,7 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
             continue
         students_with_notebooks.add(student)
         chapter, problem = identify_chapter(path, known)
-        submission = Submission(student, chapter, path, problem)
+        submission = Submission(student, chapter, path, problem, lms_identity(path.relative_to(where), known))
         if chapter is None:
             problems.append(submission)
             continue
@@ -118,6 +119,19 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
         raise CourseError(f"{where}: no notebooks (.ipynb) to grade"
                           + (f" of {', '.join(chapters)}" if chapters else ""))
     return sorted((s for _, s in found.values()), key=lambda s: (s.chapter, s.student)) + problems
+
+
+def lms_identity(relative: Path, chapters: list[str]) -> dict | None:
+    """The LMS's own id of the student who handed in this file, read from the name the LMS gave it (what the
+    grade exports are keyed by): Canvas's user id, Moodle's participant id; None for other layouts."""
+    parts = relative.parts[1:] if relative.parts and relative.parts[0] == "submitted" else relative.parts
+    if len(parts) >= 3 and parts[1] in chapters:
+        return None
+    if len(parts) >= 2:
+        moodle = MOODLE.match(parts[-2])
+        return {"system": "moodle", "id": moodle["participant"], "name": moodle["student"]} if moodle else None
+    canvas = CANVAS.match(relative.stem)
+    return {"system": "canvas", "id": canvas["user"], "name": canvas["student"]} if canvas else None
 
 
 def _student_for(relative: Path, chapters: list[str]) -> tuple[str, tuple]:

@@ -57,8 +57,11 @@ def require_bwrap() -> str:
     return path
 
 
-def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits, uid: int = NOBODY) -> list[str]:
-    """The command that starts one sandboxed ipykernel working in ``kernel_dir``."""
+def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits, uid: int = NOBODY,
+                command: list[str] | None = None, package: Path | None = None) -> list[str]:
+    """The command that starts one sandboxed ipykernel working in ``kernel_dir`` (or runs ``command`` there, in
+    the same sandbox, with the same limits). ``package``: a folder the kernel sees in place of the course's
+    tinyformer (grader/references.py: the package without the graded chapter's reference pieces)."""
     readable = [Path(sys.prefix), Path(sys.base_prefix), ROOT / "tinyformer", GUARD]  # Python, the package, the guard
     as_root = os.geteuid() == 0
     argv = [require_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid",
@@ -80,7 +83,8 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
             if parent not in made and any(h in parent.parents for h in [*hidden, Path("/tmp")]):
                 argv += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
-        argv += [how, str(path), str(path)]
+        source = package if package is not None and path == (ROOT / "tinyformer").resolve() else path
+        argv += [how, str(source), str(path)]
     for path in hidden:  # after the binds: their mount points are made inside these empty folders first
         argv += ["--remount-ro", str(path)]
     argv += ["--chdir", str(kernel_dir), "--setenv", "HOME", str(kernel_dir),
@@ -91,7 +95,7 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
         # (who owns the connection file, the runtime folder and the notebook folder), so --nproc holds.
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
     argv += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
-             "--core=0", *guarded_kernel_argv()]
+             "--core=0", *(command or guarded_kernel_argv())]
     if as_root:  # hand the connection file (written for root only) and the notebook folder to the kernel's user
         argv = ["sh", "-c", 'owner="$0" file="$1" folder="$2"; shift 2; chown "$owner" "$file" && chown -R "$owner" "$folder" && exec "$@"',
                 f"{uid}:{uid}", "{connection_file}", str(kernel_dir), *argv]
@@ -100,20 +104,24 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
 
 def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Path, display_name: str) -> None:
     """A kernelspec named python3 under ``jupyter`` (a JUPYTER_PATH entry) that starts ``argv`` with the
-    guard's configuration in ``guard_file`` (readable by the kernel's user)."""
+    guard's configuration in ``guard_file`` (readable by the kernel's user). The kernel is interrupted by a
+    message (the kernel signals itself): a signal to the process group the grader started would not reach a
+    kernel that bubblewrap runs in a session of its own."""
     spec = jupyter / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
     guard_file.write_text(json.dumps(guard))
     os.chmod(guard_file, 0o644)
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "env": {"GRADER_GUARD": str(guard_file)},
-                                                 "display_name": display_name, "language": "python"}))
+                                                 "display_name": display_name, "language": "python",
+                                                 "interrupt_mode": "message"}))
 
 
 def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits,
-                   guard: dict, uid: int = NOBODY) -> None:
+                   guard: dict, uid: int = NOBODY, package: Path | None = None) -> None:
     """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
     a private runtime folder, and Unix-socket transport; ``guard`` is the kernel guard's configuration
-    (grader/guard.py). Changes this process's environment."""
+    (grader/guard.py), ``package`` what the kernel sees as tinyformer (see kernel_argv). Changes this
+    process's environment."""
     # Unix socket paths are limited to about 100 characters: keep the runtime folder's path short.
     runtime = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
     atexit.register(shutil.rmtree, runtime, True)
@@ -122,10 +130,81 @@ def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[P
     if os.geteuid() == 0:  # the kernel runs as NOBODY: its runtime folder and notebook folder are its own
         for folder in (runtime, runtime / "ipython", runtime / "mpl"):
             os.chown(folder, uid, uid)
-    write_kernelspec(scratch / "jupyter", kernel_argv(kernel_dir, runtime, hide, limits, uid), guard,
+    write_kernelspec(scratch / "jupyter", kernel_argv(kernel_dir, runtime, hide, limits, uid, package=package), guard,
                      runtime / "guard.json", "Python 3 (sandboxed)")
     os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(runtime / "kernel")
     config.KernelManager.connection_file = str(runtime / "kernel.json")
+
+
+# Run by the kernel's Python in the kernel's place: import what the chapters' notebooks import, say from where.
+_IMPORT_CHECK = """
+import importlib, json, sys
+found = {"python": sys.version.split()[0], "versions": {}}
+try:
+    for name in sys.argv[1:]:
+        module = importlib.import_module(name)
+        found["versions"][name.split(".")[0]] = getattr(sys.modules[name.split(".")[0]], "__version__", None)
+    found["tinyformer"] = sys.modules["tinyformer"].__file__ if "tinyformer" in sys.modules else None
+except BaseException as error:
+    found["error"] = f"`import {name}` fails: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+print("IMPORT-CHECK " + json.dumps(found))
+"""
+
+
+def _import_check(modules: list[str], hide: list[Path] | None, limits: Limits, uid: int, scratch: Path) -> dict:
+    """Run _IMPORT_CHECK with the kernel's Python: in the kernel's sandbox (``hide`` given), or as a plain
+    process in an empty folder. Returns what it found: versions, tinyformer's file, or the error."""
+    import subprocess
+
+    kernel_dir, runtime = scratch / "kernel", scratch / "runtime"
+    for folder in (kernel_dir, runtime):
+        folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-c", _IMPORT_CHECK, *modules]
+    if hide is not None:
+        if os.geteuid() == 0:
+            for folder in (kernel_dir, runtime):
+                os.chown(folder, uid, uid)
+        placeholder = runtime / "connection.json"  # what the kernel's command hands to its user, as root
+        placeholder.touch()
+        command = [part.replace("{connection_file}", str(placeholder))
+                   for part in kernel_argv(kernel_dir, runtime, hide, limits, uid, command)]
+    try:
+        done = subprocess.run(command, cwd=kernel_dir, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return {"error": "importing them took longer than 120 s"}
+    line = next((line for line in reversed(done.stdout.splitlines()) if line.startswith("IMPORT-CHECK ")), None)
+    if line is None:
+        last = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
+        return {"error": f"the kernel's Python did not start ({last[-1][:200] if last else f'exit {done.returncode}'})"}
+    return json.loads(line.removeprefix("IMPORT-CHECK "))
+
+
+def check_kernel_environment(modules: list[str], hide: list[Path] | None, limits: Limits, uid: int = NOBODY) -> dict:
+    """Before grading: the kernel's Python, in the kernel's sandbox (``hide``; None: no sandbox), imports
+    ``modules`` (what the chapters' notebooks import) and finds this course's tinyformer. Raises CourseError,
+    saying why and how to fix it, when it does not (a correct notebook would silently score 0). Returns the
+    environment the kernel sees (Python and package versions), for the result cache's key."""
+    course_package = (ROOT / "tinyformer").resolve()
+    with tempfile.TemporaryDirectory(prefix="gk-check-", dir="/tmp") as scratch:
+        os.chmod(scratch, 0o755)
+        found = _import_check(modules, hide, limits, uid, Path(scratch) / "sandboxed")
+        if "error" not in found and Path(found["tinyformer"] or "/").resolve().parent == course_package:
+            return found
+        outside = _import_check(modules, None, limits, uid, Path(scratch) / "plain") if hide is not None else found
+    where = "inside the sandbox" if hide is not None else "in the grading kernel's environment"
+    install = f"install this course (`{sys.executable} -m pip install -e {ROOT}`, or `make install` in {ROOT})"
+    if "error" not in found:
+        problem = (f"the grading kernel imports tinyformer from {Path(found['tinyformer']).parent}, not from this "
+                   f"course's {course_package}: {install}, or run the grader of that checkout")
+    elif "error" in outside:
+        problem = f"{where}, {found['error']}; it fails outside the sandbox too: {install}"
+    elif Path(outside.get("tinyformer") or "/").resolve().parent != course_package:
+        problem = (f"{where}, {found['error']}: this Python's tinyformer is "
+                   f"{Path(outside['tinyformer']).parent}, which the sandbox hides: {install}")
+    else:
+        problem = (f"{where}, {found['error']} (outside the sandbox it imports: is --memory-gb, "
+                   f"{limits.memory_bytes / 2**30:.2g} GB, enough to import torch?)")
+    raise CourseError(f"cannot grade: {problem}")

@@ -19,7 +19,8 @@ import nbformat
 
 from .authoring import is_test_cell, marked_lines
 from .autograde import ANSI, grade_in_course, prepare_course
-from .course import CourseError
+from .course import CourseError, source_notebook
+from .references import reference_matches
 from .sandbox import Limits
 
 
@@ -29,10 +30,12 @@ def _as_text(message: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", html.escape(message, quote=False))
 
 
-def feedback_html(graded: Path, result, title: str) -> str:
+def feedback_html(graded: Path, result, title: str, matches_reference: list[str] = ()) -> str:
     """The graded notebook as HTML for the learner: hidden tests removed, test errors reduced to their
-    message (a traceback would quote hidden test code), a score table on top."""
-    from nbconvert import HTMLExporter
+    message (a traceback would quote hidden test code), a score table on top. One self-contained page that
+    works offline: MyST rendered, maths typeset by the course's MathJax, nothing loaded from outside
+    (grader/feedback.py)."""
+    from .feedback import offline_page
 
     nb = nbformat.read(graded, as_version=4)
     for cell in nb.cells:
@@ -51,9 +54,12 @@ def feedback_html(graded: Path, result, title: str) -> str:
         for c in result.cells)
     summary = (f"# Feedback: {title}\n\nAutograded score: **{result.score:g} / {result.max_score:g}** "
                f"(written answers are graded by hand).\n\n| test | points | out of | first error |\n| --- | --- | --- | --- |\n{rows}\n")
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(summary))
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    return body
+    if matches_reference:
+        summary += (f"\n**To be reviewed:** {', '.join(f'`{g}`' for g in matches_reference)} matches the reference "
+                    "(the course's own solution, up to names and formatting); a person will look at it.\n")
+    # mathjax_ignore: a `$` pair in a message stays text (MathJax skips the table)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(f'<div class="mathjax_ignore">\n\n{summary}\n</div>'))
+    return offline_page(nb)
 
 
 def main(request_path: str) -> int:
@@ -69,11 +75,14 @@ def main(request_path: str) -> int:
             db_url = f"sqlite:///{course / 'gradebook.db'}"
         else:
             db_url = prepare_course(chapter, course)
-        result, graded = grade_in_course(course, db_url, chapter, student, Path(request["notebook"]), sandbox)
+        result, graded = grade_in_course(course, db_url, chapter, student, Path(request["notebook"]), sandbox,
+                                         limits, request.get("deadline"))
         feedback = Path(request["feedback"])
         feedback.parent.mkdir(parents=True, exist_ok=True)
-        feedback.write_text(feedback_html(graded, result, f"{student}, {chapter}"))
-        answer = {"status": "graded", "cells": [asdict(c) for c in result.cells]}
+        copied = reference_matches(Path(request["notebook"]), source_notebook(chapter, course / "solutions"))
+        feedback.write_text(feedback_html(graded, result, f"{student}, {chapter}", copied))
+        answer = {"status": "graded", "cells": [asdict(c) for c in result.cells], "lost_cells": result.lost,
+                  "matches_reference": copied}
     except CourseError as error:
         answer = {"status": "error", "reason": str(error).splitlines()[-1][:300],
                   "log": str(error).splitlines()[-40:]}  # for the instructor: results/<chapter>/<student>.json

@@ -2,7 +2,7 @@
 
 For each packed submission (tests.submissions.pack) it runs, in one fresh namespace, the chapter's setup cell, every
 solution cell (the case's source where the case has one, the reference otherwise), every code cell that only
-defines functions or classes (helpers the tests use), and every test cell, hidden tests included, with
+defines functions, classes or constants (helpers the tests use), and every test cell, hidden tests included, with
 NBGRADER_EXECUTION=autograde; experiment cells are skipped. A test cell scores its points unless it raises,
 as under nbgrader. Prints {student: {grade_id: [score, max_score, message]}} as JSON. The nbgrader round trip
 grades a sample of the same packed submissions, so the two agree where it matters.
@@ -26,7 +26,13 @@ def _defines_only(source: str) -> bool:
         tree = ast.parse(source)
     except SyntaxError:
         return False
-    return bool(tree.body) and all(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) for n in tree.body)
+    def defines(node: ast.stmt) -> bool:  # a def, a class, an import, or a constant such as IGNORE_INDEX = -100
+        if isinstance(node, ast.Assign):
+            value = node.value.operand if isinstance(node.value, ast.UnaryOp) else node.value
+            return isinstance(value, ast.Constant) and all(isinstance(t, ast.Name) for t in node.targets)
+        return isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
+
+    return bool(tree.body) and all(defines(n) for n in tree.body)
 
 
 def _strip_markers(source: str) -> str:

@@ -10,15 +10,19 @@ of the three.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.submissions import completed, save, student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]
@@ -126,7 +130,28 @@ def _experiments(command: str, tmp_path: Path) -> None:
     assert re.search(r"\| 01-rnn-limits \| 1 \| 2 \| \d+", done.stdout), done.stdout[-3000:]
 
 
+def _autograde(command: str, tmp_path: Path) -> None:
+    """The instructor's command, from a folder holding the LMS's submissions.zip (a small Canvas class of chapter
+    01), with its default --out: relative paths, as an instructor types them."""
+    chapter = "01-rnn-limits"
+    class_folder = tmp_path / "export"
+    save(completed(chapter), class_folder / f"lovelaceada_101_9001_{chapter}.ipynb")
+    save(student_edition(chapter), class_folder / f"babbagecharles_102_9002_{chapter}.ipynb")
+    with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as archive:
+        for path in sorted(class_folder.iterdir()):
+            archive.write(path, path.name)
+    done = run_as_written(command, cwd=tmp_path)
+    _ok(done)
+    with open(tmp_path / "grading" / "grades.csv") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert {s: (float(r["score"]), r["status"]) for s, r in rows.items()} == \
+        {"lovelaceada_101": (9.0, "graded"), "babbagecharles_102": (0.0, "graded")}, rows
+    assert (tmp_path / "grading" / "feedback" / "lovelaceada_101" / f"{chapter}.html").exists()
+    assert (tmp_path / "grading" / "gradebook.db").exists()
+
+
 RUN_HERE = {
+    "python -m grader autograde submissions.zip --jobs 2": _autograde,
     "python -m grader experiments 01 --seeds 1 --threads 2": _experiments,
     "make install && source .venv/bin/activate": _succeeds,
     "source .venv/bin/activate": _succeeds,

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from grader.course import source_notebook
-from tests.submissions import grade_class, messages
+from tests.submissions import Case, case_failures, grade_cases_in_process, grade_class, messages, mutate
 
 CHAPTER = "08-bert-vs-gpt"
 
@@ -161,3 +161,151 @@ def test_messages_name_the_mistake(results):
     assert "offset=seen" in messages(results["kv_cache_wrong_offset"])
     assert "feed only the newest token" in messages(results["generate_resends_sequence"])
     assert "counted as a second V x d matrix" in messages(results["tied_head_counted_twice"])
+
+
+# Mutation testing: every case graded in process by the notebook's own test cells (tests/case_runner.py).
+MASKING, BERT_T, GPT_T, CACHE_T = ("test_mask_tokens",), ("test_bert",), ("test_gpt",), ("test_gpt_kv_cache",)
+GEN, COUNTS = ("test_generate",), ("test_parameter_counts",)
+GPT_BOTH = GPT_T + CACHE_T
+CHOSEN = "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device) & ~special"
+LABELS = "labels = tokens.masked_fill(~chosen, IGNORE_INDEX)"
+TO_MASK = "inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)"
+TO_RANDOM = "inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_tokens, inputs)"
+RANDOM_TOKENS = "random_tokens = torch.randint(vocab_size, tokens.shape, generator=generator).to(tokens.device)"
+TIE_BERT = "self.mlm_decoder.weight = self.tok_emb.weight  # tied; the decoder keeps its own bias"
+BERT_EMB = "x = self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments))))"
+BERT_LAYERS = "x = layer(x, mask)  # no causal mask: every token sees both sides"
+MLM = "mlm_logits = self.mlm_decoder(self.mlm_norm(nn.functional.gelu(self.mlm_dense(x))))"
+NSP = "nsp_logits = self.nsp(torch.tanh(self.pooler(x[:, 0])))"
+TIE_GPT = "self.head.weight = self.tok_emb.weight  # tied: one (vocab, d_model) matrix reads and writes tokens"
+GPT_EMB = "x = self.pos_emb(self.tok_emb(tokens), offset=seen)  # (batch, seq, d_model)"
+GPT_MASK = "mask = causal_mask(seen + seq, tokens.device)[seen:]  # (seq, seen + seq): the new rows of the causal mask"
+CACHED_ATTN = "x = x + layer.dropout1(cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i))"
+GPT_OUT = "return self.head(self.norm(x))"
+GREEDY = "next_token = logits.argmax(dim=-1, keepdim=True)"
+TEMPERATURE = "logits = logits / temperature"
+KTH = "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]"
+TOPK_FILL = 'logits = logits.masked_fill(logits < kth, float("-inf"))'
+SAMPLE = "next_token = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)  # (batch, 1)"
+NEXT_LOGITS = "logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]"
+GPT_NORMS = "norms = 2 * 2 * d  # two LayerNorms per block, weight and bias each"
+GPT_RETURN = "return embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d  # + the final LayerNorm"
+BERT_MLM_HEAD = "mlm_head = d * d + d + 2 * d + v  # dense, LayerNorm, decoder bias"
+
+
+def case(name, cell, loses, *edits, says=""):
+    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
+
+
+def ok(name, cell, *edits):
+    return Case(name, cell, mutate(CHAPTER, cell, *edits))
+
+
+CASES = [
+    # GPT's KV cache: the issue's case first, old keys recomputed (the cache keeps the tokens and reruns them all)
+    case("cache_recomputes_old_keys", "gpt", CACHE_T, (GPT_EMB + "\n        " + GPT_MASK,
+         "if cache is not None:  # keep the tokens, rerun everything, keep the last positions: old keys recomputed\n"
+         "            history = torch.cat([getattr(cache, 'tokens', tokens[:, :0]), tokens], 1)\n"
+         "            cache.tokens = history\n"
+         "            full = self.pos_emb(self.tok_emb(history))\n"
+         "            full_mask = causal_mask(history.size(1), tokens.device)\n"
+         "            for i, layer in enumerate(self.layers):\n"
+         "                h = layer.norm1(full)\n"
+         "                k = split_heads(layer.self_attn.W_k(h), layer.self_attn.n_heads)\n"
+         "                v = split_heads(layer.self_attn.W_v(h), layer.self_attn.n_heads)\n"
+         "                cache.keys[i], cache.values[i] = k, v\n"
+         "                full = layer(full, full_mask)\n"
+         "            return self.head(self.norm(full))[:, -seq:]\n"
+         "        " + GPT_EMB + "\n        " + GPT_MASK), says="never recomputed"),
+    case("cache_grows_twice", "gpt", CACHE_T, (CACHED_ATTN, CACHED_ATTN + "\n                cache.update(i, *(t[:, :, -x.size(1):] for t in (cache.keys[i], cache.values[i])))")),
+    case("cache_ignored", "gpt", CACHE_T, (CACHED_ATTN, "x = x + layer.dropout1(layer.self_attn(layer.norm1(x), mask=causal_mask(seq, tokens.device))[0])"), says="cache"),
+    case("cache_offset_ignored", "gpt", CACHE_T, (GPT_EMB, "x = self.pos_emb(self.tok_emb(tokens))"), says="positions"),
+    case("cache_full_mask_rows", "gpt", CACHE_T, (GPT_MASK, "mask = causal_mask(seen + seq, tokens.device)[:seq]")),
+    case("cache_post_ln", "gpt", CACHE_T, (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))",
+         "x = layer.norm1(x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i)))\n                x = layer.norm2(x + layer.dropout2(layer.ff(x)))")),
+    case("cache_ff_forgotten", "gpt", CACHE_T, (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))", CACHED_ATTN)),
+    # GPT
+    case("gpt_not_tied", "gpt", GPT_BOTH, (TIE_GPT, "pass"), says="tied"),
+    case("gpt_tied_by_copy", "gpt", GPT_BOTH, (TIE_GPT, "self.head.weight = nn.Parameter(self.tok_emb.weight.clone())")),
+    case("gpt_no_causal_mask", "gpt", GPT_BOTH, ("            if cache is None:\n                x = layer(x, mask)", "            if cache is None:\n                x = layer(x)"), says="causal mask"),
+    case("gpt_no_final_norm", "gpt", GPT_BOTH, (GPT_OUT, "return self.head(x)"), says="final LayerNorm"),
+    case("gpt_mask_inverted", "gpt", GPT_BOTH, (GPT_MASK, "mask = ~causal_mask(seen + seq, tokens.device)[seen:]")),
+    case("gpt_no_positions", "gpt", GPT_BOTH, (GPT_EMB, "x = self.tok_emb(tokens)")),
+    case("gpt_softmax_out", "gpt", GPT_BOTH, (GPT_OUT, "return self.head(self.norm(x)).softmax(-1)")),
+    ok("gpt_own_positions_and_matmul_head", "gpt", (GPT_EMB, "x = self.tok_emb(tokens) + self.pos_emb.embedding(torch.arange(seen, seen + seq, device=tokens.device))"),
+       (GPT_OUT, "return self.norm(x) @ self.tok_emb.weight.T")),
+    ok("gpt_mask_by_tril_diagonal", "gpt", (GPT_MASK, "mask = torch.ones(seq, seen + seq, dtype=torch.bool, device=tokens.device).tril(diagonal=seen)")),
+    # mask_tokens
+    case("mask_specials_chosen", "mask_tokens", MASKING, (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device)"), says="special token"),
+    case("mask_all_chosen_become_mask", "mask_tokens", MASKING, (TO_RANDOM, "pass"), (TO_MASK, "inputs = torch.where(chosen, torch.full_like(tokens, mask_id), tokens)")),
+    case("mask_no_unchanged_share", "mask_tokens", MASKING, (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.8), random_tokens, inputs)")),
+    case("mask_shares_of_all_tokens", "mask_tokens", MASKING, (TO_MASK, "inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)"),
+         (TO_RANDOM, "inputs = torch.where(~special & (action >= 0.8) & (action < 0.9), random_tokens, inputs)"), says="no label"),
+    case("mask_labels_everywhere", "mask_tokens", MASKING, (LABELS, "labels = tokens.clone()")),
+    case("mask_labels_zero", "mask_tokens", MASKING, (LABELS, "labels = tokens.masked_fill(~chosen, 0)")),
+    case("mask_labels_are_inputs", "mask_tokens", MASKING, (LABELS, "labels = None"), ("    return inputs, labels", "    return inputs, inputs.masked_fill(~chosen, IGNORE_INDEX)"), says="original token"),
+    case("mask_p_hard_coded", "mask_tokens", MASKING, (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < 0.15).to(tokens.device) & ~special"), says="argument p"),
+    case("mask_global_rng", "mask_tokens", MASKING, (CHOSEN, "chosen = (torch.rand(tokens.shape) < p).to(tokens.device) & ~special"), says="generator"),
+    case("mask_random_from_batch", "mask_tokens", MASKING, (RANDOM_TOKENS, "random_tokens = tokens.flatten()[torch.randint(tokens.numel(), tokens.shape, generator=generator)]"), says="random token"),
+    case("mask_in_place", "mask_tokens", MASKING, (TO_MASK, "inputs = tokens\n    inputs[chosen & (action < 0.8)] = mask_id"), says="modified the tokens"),
+    case("mask_swapped_shares", "mask_tokens", MASKING, (TO_MASK, "inputs = torch.where(chosen & (action < 0.1), torch.full_like(tokens, mask_id), tokens)"),
+         (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.1) & (action < 0.9), random_tokens, inputs)"), says="80 %"),
+    ok("mask_bernoulli_and_exclusive_random", "mask_tokens", (CHOSEN, "chosen = torch.bernoulli(torch.full(tokens.shape, p), generator=generator).bool().to(tokens.device) & ~special"),
+       (RANDOM_TOKENS, "random_tokens = torch.randint(vocab_size, tokens.shape, generator=generator).to(tokens.device)\n"
+        "    random_tokens = torch.where(torch.isin(random_tokens, torch.tensor(list(special_ids), device=tokens.device)), tokens, random_tokens)")),
+    ok("mask_clone_and_index", "mask_tokens", (TO_MASK + "\n    " + TO_RANDOM,
+       "inputs = tokens.clone()\n    inputs[chosen & (action < 0.8)] = mask_id\n    replace = chosen & (action >= 0.8) & (action < 0.9)\n    inputs[replace] = random_tokens[replace]")),
+    # BERT
+    case("bert_not_tied", "bert", BERT_T, (TIE_BERT, "pass"), says="tied"),
+    case("bert_tied_by_data", "bert", BERT_T, (TIE_BERT, "self.mlm_decoder.weight.data = self.tok_emb.weight.data")),
+    case("bert_no_segments", "bert", BERT_T, (BERT_EMB, "x = self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens))))"), says="segment embeddings"),
+    case("bert_causal", "bert", BERT_T, (BERT_LAYERS, "x = layer(x, causal_mask(tokens.size(1), tokens.device))"), says="bidirectional"),
+    case("bert_no_emb_norm", "bert", BERT_T, (BERT_EMB, "x = self.dropout(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments)))"), says="emb_norm"),
+    case("bert_no_mlm_transform", "bert", BERT_T, (MLM, "mlm_logits = self.mlm_decoder(x)"), says="mlm_dense"),
+    case("bert_nsp_last_token", "bert", BERT_T, (NSP, "nsp_logits = self.nsp(torch.tanh(self.pooler(x[:, -1])))"), says="[CLS]"),
+    case("bert_mask_ignored", "bert", BERT_T, (BERT_LAYERS, "x = layer(x)"), says="padding mask"),
+    case("bert_no_positions", "bert", BERT_T, (BERT_EMB, "x = self.dropout(self.emb_norm(self.tok_emb(tokens) + self.seg_emb(segments)))"), says="positions"),
+    case("bert_relu_head", "bert", BERT_T, (MLM, "mlm_logits = self.mlm_decoder(self.mlm_norm(torch.relu(self.mlm_dense(x))))")),
+    case("bert_nsp_no_tanh", "bert", BERT_T, (NSP, "nsp_logits = self.nsp(self.pooler(x[:, 0]))")),
+    case("bert_segments_none_crashes", "bert", BERT_T, ("segments = torch.zeros_like(tokens) if segments is None else segments", "pass")),
+    ok("bert_functional_gelu_and_mean_free", "bert", (MLM, "h = F.gelu(self.mlm_dense(x))\n        mlm_logits = F.linear(self.mlm_norm(h), self.tok_emb.weight, self.mlm_decoder.bias)")),
+    # generate
+    case("generate_whole_sequence_through_cache", "generate", GEN, (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]"), says="newest token"),
+    case("generate_temperature_after_softmax", "generate", GEN, (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) / temperature, 1, generator=generator)"),
+         (TEMPERATURE, "pass"), says="temperature"),
+    case("generate_temperature_multiplied", "generate", GEN, (TEMPERATURE, "logits = logits * temperature"), says="divide the logits"),
+    case("generate_top_k_plus_one", "generate", GEN, (KTH, "kth = logits.topk(min(top_k + 1, logits.size(-1)), dim=-1).values[:, -1:]"), says="top_k=1"),
+    case("generate_top_k_ignored", "generate", GEN, (TOPK_FILL, "pass")),
+    case("generate_always_greedy", "generate", GEN, (SAMPLE, "next_token = logits.argmax(dim=-1, keepdim=True)")),
+    case("generate_global_rng", "generate", GEN, (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1), 1)")),
+    case("generate_first_position", "generate", GEN, ("logits = model(prompt, cache)[:, -1]  # (batch, vocab)", "logits = model(prompt, cache)[:, 0]")),
+    case("generate_no_eval", "generate", GEN, ("        model.eval()\n", ""), says="eval mode"),
+    case("generate_one_token_short", "generate", GEN, ("for step in range(max_new_tokens):", "for step in range(max_new_tokens - 1):")),
+    case("generate_new_cache_every_step", "generate", GEN, (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]")),
+    ok("generate_power_of_probabilities", "generate", (TEMPERATURE, "pass"), (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) ** (1 / temperature), 1, generator=generator)"),
+       (KTH, "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]")),
+    ok("generate_top_k_before_temperature", "generate", (TEMPERATURE, "pass"), (SAMPLE, "next_token = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator)")),
+    ok("generate_scatter_top_k", "generate", (KTH + "\n                    " + TOPK_FILL,
+       "top = logits.topk(min(top_k, logits.size(-1)), dim=-1)\n"
+       "                    logits = torch.full_like(logits, float('-inf')).scatter(-1, top.indices, top.values)")),
+    ok("generate_extra_final_call", "generate", (NEXT_LOGITS, "logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]"),
+       ("            if step + 1 < max_new_tokens:\n", "            if True:\n")),
+    # parameter counts
+    case("count_tied_twice", "parameter_counts", COUNTS, (GPT_RETURN, GPT_RETURN.replace("+ 2 * d", "+ 2 * d + config.vocab_size * d")), says="tied weights count once"),
+    case("count_no_positions", "parameter_counts", COUNTS, ("embeddings = config.vocab_size * d + config.max_len * d", "embeddings = config.vocab_size * d"), says="position embeddings"),
+    case("count_no_biases", "parameter_counts", COUNTS, ("attention = 4 * d * d + 4 * d  # W_q, W_k, W_v, W_o with biases", "attention = 4 * d * d"),
+         ("feed_forward = d * f + f + f * d + d", "feed_forward = d * f + f * d"), says="biases"),
+    case("count_no_block_norms", "parameter_counts", COUNTS, (GPT_NORMS, "norms = 0"), says="two LayerNorms"),
+    case("count_no_final_norm", "parameter_counts", COUNTS, (GPT_RETURN, "return embeddings + config.n_layers * (attention + feed_forward + norms)"), says="every LayerNorm"),
+    case("count_bert_no_decoder_bias", "parameter_counts", COUNTS, (BERT_MLM_HEAD, "mlm_head = d * d + d + 2 * d"), says="own bias"),
+    case("count_bert_two_segments", "parameter_counts", COUNTS, ("embeddings = v * d + config.n_segments * d", "embeddings = v * d + 2 * d")),
+    case("count_bert_no_nsp", "parameter_counts", COUNTS, ("nsp_head = d * d + d + 2 * d + 2  # pooler, classifier", "nsp_head = 0")),
+    case("count_float", "parameter_counts", COUNTS, (GPT_RETURN, "return float(embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d)"), says="Python int"),
+    ok("count_by_formula", "parameter_counts", (GPT_RETURN, "return (config.vocab_size + config.max_len) * d + config.n_layers * (4 * d * d + 2 * d * f + 9 * d + f) + 2 * d")),
+]
+
+
+def test_every_case_in_process():
+    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
+    points of its own piece only, with its message; each valid alternative gets full marks."""
+    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_08_bert_vs_gpt")) == []
