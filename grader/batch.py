@@ -1,11 +1,13 @@
 """`python -m grader autograde SUBMISSIONS`: grade a class, safely, into a gradebook, a CSV and feedback.
 
 Each submission is graded by `grader.worker` in a process of its own (``--jobs`` at a time), its kernel
-in the sandbox, under a wall-time limit; whatever happens to one submission, the batch goes on and
-that submission gets 0 with a one-line reason. Only this process writes the gradebook, one
-submission at a time, so SQLite is safe; several machines can share a PostgreSQL gradebook with
-``--shard i/N``. Results are kept in OUT/results/, keyed by a hash of the notebook and the chapter's
-source: a rerun (after a crash, or to regrade) reuses them, so no finished grade is lost.
+in the sandbox, under a wall-time limit; a cell that loops or kills its kernel costs that cell's points
+(grader/autograde.py), and whatever else happens to one submission, the batch goes on and that
+submission gets 0 with a one-line reason. Before grading, the sandboxed kernel must import the course
+(grading_environment). Only this process writes the gradebook, one submission at a time, so SQLite is
+safe; several machines can share a PostgreSQL gradebook with ``--shard i/N``. Results are kept in
+OUT/results/, keyed by the notebook, the chapter's source, the course's code and the grading environment
+(_key): a rerun (after a crash, or to regrade) reuses them, so no finished grade is lost.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Grading runs each notebook with NBGRADER_EXECUTION set; chapters shrink their experiments then.
 c.ExecutePreprocessor.timeout = 120
 c.Execute.timeout = 120
-# A cell over the limit stops the notebook ("a cell ran longer than the time limit"), rather than being
-# interrupted while every later cell that calls the same endless function waits out the limit again.
+# A cell over the limit stops the notebook ("a cell ran longer than the time limit"): the learner's self-check
+# says so at once, rather than every later cell that calls the same endless function waiting out the limit
+# again. The class batch (python -m grader autograde) interrupts such a cell instead and grades the rest, within
+# the submission's own time limit (grader/autograde.py, _guarded_execute).
 c.Execute.interrupt_on_timeout = False
