@@ -226,9 +226,20 @@ def _guarded_execute(deadline: float | None = None):
                 self._cleanup_kernel()
             finally:
                 self.shutdown_kernel = graceful
-            self.km = self.create_kernel_manager()
-            self.start_new_kernel()
-            self.start_new_kernel_client()
+            for attempt in range(2):  # what the dead kernel left (a fork bomb's children) may take a moment to end
+                try:
+                    self.km = self.create_kernel_manager()
+                    self.start_new_kernel()
+                    self.start_new_kernel_client()
+                    break
+                except Exception as error:  # noqa: BLE001 (whatever stops a kernel from starting: say it, go on)
+                    problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+                    if self.km is None:  # nbclient drops a manager whose kernel did not start; its clean-up needs one
+                        self.km = self.create_kernel_manager()
+                    time.sleep(3)
+            else:
+                self._stopped = f"the kernel could not be started again after {name} ({problem})"
+                return
             for earlier in range(index):
                 cell = self.nb.cells[earlier]
                 if cell.cell_type != "code" or earlier in self._lost or is_test_cell(cell) or not cell.source.strip():

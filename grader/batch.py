@@ -37,7 +37,7 @@ from .authoring import generate
 from .autograde import prepare_course
 from .course import ROOT, SOLUTIONS, CourseError, digest, source_notebook
 from .intake import Submission, collect
-from .sandbox import SANDBOX_UIDS, Limits, check_kernel_environment, require_bwrap
+from .sandbox import Limits, check_kernel_environment, release_uid, require_bwrap, sandbox_uid
 
 FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file", "review"]
 MATCHES_REFERENCE = "matches the reference (the course's own solution, up to names and formatting): look before trusting the points"
@@ -63,7 +63,7 @@ def grading_environment(chapters: set[str], hide: list[Path] | None, limits: Lim
     modules = {"tinyformer", "tinyformer.testing", "ipykernel"}
     for chapter in chapters:
         modules |= {module for _, module, _ in guard_config(source_notebook(chapter))["bindings"]}
-    kernel = check_kernel_environment(sorted(modules), hide, limits, SANDBOX_UIDS)
+    kernel = check_kernel_environment(sorted(modules), hide, limits, sandbox_uid(0))
     return {"kernel": {"python": kernel["python"], "versions": kernel["versions"]},
             "grader": {name: version(name) for name in ("nbgrader", "nbclient", "nbconvert", "jupyter_client")}}
 
@@ -85,11 +85,12 @@ def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path],
     """Grade one submission in a worker process; return its result (a zero with a reason on any failure).
 
     ``slots`` hands out one uid per concurrent worker, so per-user limits (processes) of one submission
-    never touch another's."""
+    never touch another's; what a submission left running as that uid ends before the next one starts."""
     slot = slots.get()
     try:
-        return _grade_in_worker(submission, out, work, hide, sandbox, limits, SANDBOX_UIDS + slot, key)
+        return _grade_in_worker(submission, out, work, hide, sandbox, limits, sandbox_uid(slot), key)
     finally:
+        release_uid(sandbox_uid(slot))
         slots.put(slot)
 
 

@@ -25,7 +25,43 @@ from .course import ROOT, CourseError
 
 GUARD = Path(__file__).resolve().parent / "guard.py"  # the kernel's entry point: see grader/guard.py
 NOBODY = 65534  # the unprivileged user a sandboxed kernel runs as when grading as root (one at a time)
-SANDBOX_UIDS = 200_000  # with --jobs N as root, slot k runs as uid SANDBOX_UIDS + k: limits are per user
+SANDBOX_UIDS = 200_000  # with --jobs N as root, slot k runs as a uid of its own (sandbox_uid): limits are per user
+
+
+def sandbox_uid(slot: int) -> int:
+    """The uid the kernels of a batch's worker slot run as, when grading as root: one per concurrent worker, so
+    per-user limits (processes) of one submission never touch another's, and apart from another batch's (by
+    this process's id) when two run at once on one machine."""
+    return SANDBOX_UIDS + (os.getpid() % 4096) * 256 + slot % 256
+
+
+def release_uid(uid: int, wait_seconds: float = 30) -> None:
+    """As root, end what is left of the processes a submission ran as ``uid`` (a fork bomb's children die with
+    their sandbox, but not at once) before the next submission runs as it: leftovers would count against its
+    process limit, and its kernel could not start."""
+    import signal
+    import time
+
+    if os.geteuid() != 0:
+        return
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        left = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                uids = next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()
+            except (OSError, StopIteration):
+                continue  # ended meanwhile
+            if int(uids[1]) == uid:
+                left.append(int(status.parent.name))
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.2)
 
 
 @dataclass(frozen=True)
