@@ -154,3 +154,60 @@ def importlib_module(name: str):
     import importlib
 
     return importlib.import_module(name)
+
+
+NBGRADER_SAMPLE = 3  # packed submissions each chapter grades through nbgrader (each carries one case per cell)
+
+
+def case_makers(chapter: str, cell: str | None = None, loses: tuple[str, ...] = ()):
+    """``case(name, cell, loses, *edits, says=...)`` (a wrong answer: the reference of ``cell`` with each (old, new)
+    edit; it must lose points on the tests in ``loses``, and their messages contain ``says``) and
+    ``ok(name, cell, *edits)`` (a valid alternative: full marks). Given ``cell`` (and its tests ``loses``), the two
+    are for that cell only: ``case(name, *edits, says=..., loses=...)`` and ``ok(name, *edits)``."""
+    if cell is None:
+        def case(name, cell, loses, *edits, says=""):
+            return Case(name, cell, mutate(chapter, cell, *edits), loses, says)
+
+        def ok(name, cell, *edits):
+            return Case(name, cell, mutate(chapter, cell, *edits))
+    else:
+        default = loses
+
+        def case(name, *edits, loses=default, says=""):
+            return Case(name, cell, mutate(chapter, cell, *edits), loses, says)
+
+        def ok(name, *edits):
+            return Case(name, cell, mutate(chapter, cell, *edits))
+    return case, ok
+
+
+def round_trip(chapter: str, cases: list[Case], module: str, extra: dict[str, dict[str, str]] | None = None):
+    """What every chapter's round-trip module shares, to be bound to these names in it:
+
+        graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \\
+            round_trip(CHAPTER, CASES, "tests.test_grading_NN_slug", extra=ANSWERS)
+
+    ``graded``: the reference, the untouched edition, the ``extra`` submissions and the first NBGRADER_SAMPLE packed
+    submissions of ``cases``, graded through nbgrader (a module fixture); ``results``: their results; and the two
+    tests: the sample through nbgrader, and every case in process (``module`` is where CASES lives)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def graded(tmp_path_factory):
+        return grade_cases(chapter, cases, tmp_path_factory.mktemp(f"submissions-{chapter}"), extra=extra,
+                           limit=NBGRADER_SAMPLE)
+
+    @pytest.fixture(scope="module")
+    def results(graded):
+        return graded[0]
+
+    def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
+        """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell (the issue's cases come first)."""
+        assert case_failures(*graded) == []
+
+    def test_every_case_in_process():
+        """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses
+        the points of its own piece only, with its message; each valid alternative gets full marks."""
+        assert case_failures(*grade_cases_in_process(chapter, module)) == []
+
+    return graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process

@@ -5,10 +5,9 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 
 from grader.course import CHAPTERS
-from tests.submissions import Case, case_failures, grade_cases, grade_cases_in_process, mutate
+from tests.submissions import Case, case_makers, mutate, round_trip
 
 CHAPTER = "01-rnn-limits"
 TRANSPOSED_RNN = '''def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
@@ -33,12 +32,7 @@ STEP = "h = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh.T + b_h)"
 IMPORT_F = "import torch.nn.functional as F\n"
 
 
-def rnn(name, *edits, says=""):
-    return Case(name, "rnn_forward", mutate(CHAPTER, "rnn_forward", *edits), RNN_TESTS, says)
-
-
-def rnn_ok(name, *edits):
-    return Case(name, "rnn_forward", mutate(CHAPTER, "rnn_forward", *edits))
+rnn, rnn_ok = case_makers(CHAPTER, "rnn_forward", RNN_TESTS)
 
 
 def jacobian(name, new, says="", loses=JACOBIAN_TESTS):
@@ -50,7 +44,6 @@ def average(name, body, says="", loses=AVERAGE_TESTS):
     return Case(name, "causal_average", "def causal_average(x):\n" + body, loses, says)
 
 
-NBGRADER_SAMPLE = 3  # packed submissions graded through nbgrader (each carries one case per cell)
 CASES = [
     # rnn_forward: wrong
     rnn("rnn_input_weight_not_transposed", ("x[:, t] @ W_xh.T", "x[:, t] @ W_xh"), says="rnn_forward(tensor of shape (2, 5, 3)"),
@@ -129,26 +122,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    partial = {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}
-    return grade_cases(CHAPTER, CASES, tmp_path_factory.mktemp("submissions"), extra={"partial": partial}, limit=NBGRADER_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def results(graded):
-    return graded[0]
-
-
-def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
-    """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell (the issue's cases come first)."""
-    assert case_failures(*graded) == []
-
-
-def test_every_case_in_process():
-    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
-    points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_01_rnn_limits")) == []
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+    round_trip(CHAPTER, CASES, "tests.test_grading_01_rnn_limits", extra={"partial": {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}})
 
 
 def scores(result):

@@ -2,9 +2,8 @@
 hidden tests exist for (windows off by one or crossing sentences, the wrong noise distribution, cosine
 without normalisation, an analogy that answers with an input) each lose points."""
 
-import pytest
 
-from tests.submissions import Case, case_failures, grade_cases, grade_cases_in_process, messages, mutate
+from tests.submissions import case_makers, messages, round_trip
 
 CHAPTER = "02-word2vec"
 OFF_BY_ONE = '''def skipgram_pairs(sentences, window):
@@ -58,12 +57,7 @@ ANSWERS = {
 
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
-
-
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
+case, ok = case_makers(CHAPTER)
 
 
 VOCAB, ONE_HOT, PAIRS, CBOW = ("test_vocabulary",), ("test_one_hot",), ("test_skipgram_pairs",), ("test_cbow_windows",)
@@ -81,7 +75,6 @@ EXCLUDE = 'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-
 TARGET = "target = unit[a] - unit[b] + unit[c]  # (n, d)"
 EXCLUDE_INPUTS = 'for ids in (a, b, c):\n        similarity[rows, ids] = float("-inf")  # the inputs are never the answer\n    return similarity.topk(k, dim=-1).indices'
 
-NBGRADER_SAMPLE = 3  # packed submissions graded through nbgrader (each carries one case per cell)
 CASES = [
     # Vocabulary
     case("vocab_ties_in_first_seen_order", "vocabulary", VOCAB, (KEPT, "kept = [w for w, n in frequency.most_common() if n >= min_count]"), says="ties"),
@@ -209,25 +202,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_cases(CHAPTER, CASES, tmp_path_factory.mktemp("submissions02"), extra=ANSWERS, limit=NBGRADER_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def results(graded):
-    return graded[0]
-
-
-def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
-    """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell (the issue's cases come first)."""
-    assert case_failures(*graded) == []
-
-
-def test_every_case_in_process():
-    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
-    points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_02_word2vec")) == []
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+    round_trip(CHAPTER, CASES, "tests.test_grading_02_word2vec", extra=ANSWERS)
 
 
 def test_scores(results):

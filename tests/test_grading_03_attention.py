@@ -3,9 +3,8 @@ hidden tests exist for (softmax over the wrong axis, no scaling, scaling by d_k,
 softmax, q and k swapped, NaN for a fully masked row, additive attention without tanh, self-attention
 without a value projection) each lose points."""
 
-import pytest
 
-from tests.submissions import Case, case_failures, grade_cases, grade_cases_in_process, messages, mutate
+from tests.submissions import case_makers, messages, round_trip
 
 CHAPTER = "03-attention"
 
@@ -107,15 +106,9 @@ ADD_SCORES = "scores = self.v_a(features).squeeze(-1)  # (..., q_len, k_len)"
 SELF_CALL = "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)"
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
+case, ok = case_makers(CHAPTER)
 
 
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
-
-
-NBGRADER_SAMPLE = 3  # packed submissions graded through nbgrader (each carries one case per cell)
 CASES = [
     # nadaraya_watson
     case("nw_wrong_axis", "nadaraya_watson", NW, (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)"), says="softmax over the key axis?"),
@@ -181,25 +174,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_cases(CHAPTER, CASES, tmp_path_factory.mktemp("submissions03"), extra=ANSWERS, limit=NBGRADER_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def results(graded):
-    return graded[0]
-
-
-def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
-    """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell (the issue's cases come first)."""
-    assert case_failures(*graded) == []
-
-
-def test_every_case_in_process():
-    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
-    points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_03_attention")) == []
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+    round_trip(CHAPTER, CASES, "tests.test_grading_03_attention", extra=ANSWERS)
 
 
 def test_scores(results):

@@ -3,9 +3,8 @@ hidden tests exist for (heads split along the wrong axis, a merge that scrambles
 per-example mask not broadcast over the heads, scores divided by sqrt(d_model), a loop over the heads, a
 parameter count without W_o) each lose points."""
 
-import pytest
 
-from tests.submissions import Case, case_failures, grade_cases, grade_cases_in_process, messages, mutate
+from tests.submissions import case_makers, messages, round_trip
 
 CHAPTER = "04-multi-head"
 
@@ -116,24 +115,13 @@ RETURN = "return self.W_o(merge_heads(out)), weights"
 COUNT_LINES = "projections = 3 * (d_model * inner + (inner if bias else 0))  # W_q, W_k, W_v\n    output = inner * d_model + (d_model if bias else 0)  # W_o"
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
+case, ok = case_makers(CHAPTER)
 
 
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
-
-
-def mha(name, *edits, loses=MHA, says=""):
-    return Case(name, "multi_head_attention", mutate(CHAPTER, "multi_head_attention", *edits), loses, says)
-
-
-def mha_ok(name, *edits):
-    return Case(name, "multi_head_attention", mutate(CHAPTER, "multi_head_attention", *edits))
+mha, mha_ok = case_makers(CHAPTER, "multi_head_attention", MHA)
 
 
 DROPPED_FEATURES = "dropout zeroed single features of the output"
-NBGRADER_SAMPLE = 3  # packed submissions graded through nbgrader (each carries one case per cell)
 CASES = [
     # split_heads
     case("split_no_transpose", "split_heads", SPLIT, (SPLIT_LINE, "return x.view(batch, seq, n_heads, d_model // n_heads)"), says="transpose the seq and heads axes"),
@@ -211,25 +199,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_cases(CHAPTER, CASES, tmp_path_factory.mktemp("submissions04"), extra=ANSWERS, limit=NBGRADER_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def results(graded):
-    return graded[0]
-
-
-def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
-    """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell (the issue's cases come first)."""
-    assert case_failures(*graded) == []
-
-
-def test_every_case_in_process():
-    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
-    points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_04_multi_head")) == []
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+    round_trip(CHAPTER, CASES, "tests.test_grading_04_multi_head", extra=ANSWERS)
 
 
 def test_scores(results):

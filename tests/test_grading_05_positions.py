@@ -4,9 +4,8 @@ a table built on the CPU in forward or kept out of the module's buffers, RoPE ro
 (i, i + d/2), learned positions indexed from the CPU, an equivariance check that forgets to shuffle the
 output) each lose points."""
 
-import pytest
 
-from tests.submissions import Case, case_failures, grade_cases, grade_cases_in_process, messages, mutate
+from tests.submissions import case_makers, messages, round_trip
 
 CHAPTER = "05-positions"
 
@@ -126,15 +125,9 @@ ROTATED = "rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_o
 COS_SIN = "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)"
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
+case, ok = case_makers(CHAPTER)
 
 
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
-
-
-NBGRADER_SAMPLE = 3  # packed submissions graded through nbgrader (each carries one case per cell)
 CASES = [
     # permutation_equivariance_gap
     case("gap_unshuffled_output", "permutation_equivariance_gap", GAP, (GAP_LINE, "gap = output(x[:, perm]) - output(x)"), says="layer(x)[:, perm]"),
@@ -248,25 +241,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_cases(CHAPTER, CASES, tmp_path_factory.mktemp("submissions05"), extra=ANSWERS, limit=NBGRADER_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def results(graded):
-    return graded[0]
-
-
-def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
-    """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell."""
-    assert case_failures(*graded) == []
-
-
-def test_every_case_in_process():
-    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
-    points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_05_positions")) == []
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+    round_trip(CHAPTER, CASES, "tests.test_grading_05_positions", extra=ANSWERS)
 
 
 def test_scores(results):

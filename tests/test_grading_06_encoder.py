@@ -5,7 +5,7 @@ each lose points, with a message that names the mistake."""
 
 import pytest
 
-from tests.submissions import Case, case_failures, grade_cases_in_process, grade_class, mutate
+from tests.submissions import case_failures, case_makers, grade_cases_in_process, grade_class
 
 CHAPTER = "06-encoder"
 
@@ -191,12 +191,7 @@ LAYERS = "for layer in self.layers:\n            x = layer(x, mask)"
 DROPPED_STREAM = "dropping the sum drops the residual stream"
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
-
-
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
+case, ok = case_makers(CHAPTER)
 
 
 CASES = [

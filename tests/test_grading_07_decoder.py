@@ -4,9 +4,8 @@ the softmax, a mask made on the CPU whatever the device, a softmax over the quer
 at EOS) each lose the points of their exercise, and only those; correct answers written differently (a mask from
 arange, zero-then-renormalise, a loop over sublayers, a textbook beam search, ...) get full marks."""
 
-import pytest
 
-from tests.submissions import Case, case_failures, grade_cases, grade_cases_in_process, messages, mutate
+from tests.submissions import case_makers, messages, round_trip
 
 CHAPTER = "07-decoder"
 
@@ -227,19 +226,13 @@ LOG_PROBS = "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expa
 DROPPED_STREAM = "dropping the sum drops the residual stream"
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
-
-
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
+case, ok = case_makers(CHAPTER)
 
 
 def both(old_pre, new_pre, old_post, new_post):
     return (old_pre, new_pre), (old_post, new_post)
 
 
-NBGRADER_SAMPLE = 3  # packed submissions graded through nbgrader (each carries one case per cell)
 CASES = [
     # DecoderLayer: the issue's case first, dropout on the residual sum, in each sublayer and norm order
     case("dropout_on_residual_sum_post_ln", "decoder_layer", LAYER, (POST_SELF, "x = self.norm1(self.dropout1(x + self.self_attn(x, mask=self_mask)[0]))"),
@@ -365,25 +358,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_cases(CHAPTER, CASES, tmp_path_factory.mktemp("submissions07"), extra=ANSWERS, limit=NBGRADER_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def results(graded):
-    return graded[0]
-
-
-def test_wrong_answers_lose_points_and_alternatives_get_full_marks(graded):
-    """Through nbgrader, a sample: the first NBGRADER_SAMPLE cases of every cell (the issue's cases come first)."""
-    assert case_failures(*graded) == []
-
-
-def test_every_case_in_process():
-    """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
-    points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_07_decoder")) == []
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+    round_trip(CHAPTER, CASES, "tests.test_grading_07_decoder", extra=ANSWERS)
 
 
 def test_scores(results):

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from grader.course import source_notebook
-from tests.submissions import Case, case_failures, grade_cases_in_process, grade_class, messages, mutate
+from tests.submissions import case_failures, case_makers, grade_cases_in_process, grade_class, messages
 
 CHAPTER = "08-bert-vs-gpt"
 
@@ -193,12 +193,7 @@ GPT_RETURN = "return embeddings + config.n_layers * (attention + feed_forward + 
 BERT_MLM_HEAD = "mlm_head = d * d + d + 2 * d + v  # dense, LayerNorm, decoder bias"
 
 
-def case(name, cell, loses, *edits, says=""):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits), loses, says)
-
-
-def ok(name, cell, *edits):
-    return Case(name, cell, mutate(CHAPTER, cell, *edits))
+case, ok = case_makers(CHAPTER)
 
 
 CASES = [
