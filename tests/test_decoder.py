@@ -88,3 +88,10 @@ def test_greedy_decode_pads_after_eos_and_stops():
             return logits
     out = greedy_decode(Fixed(), torch.zeros(2, 3, dtype=torch.long), 1, 2, max_len=4)
     assert out.tolist() == [[2, 0, 0, 0], [5, 5, 5, 5]]
+
+
+def test_the_target_embedding_starts_as_the_encoders():
+    torch.manual_seed(0)
+    model = Transformer(500, 600, d_model=64, n_heads=2, d_ff=32, n_layers=1, max_len=20)
+    for embedding in (model.encoder.embedding, model.decoder.embedding):
+        assert abs(embedding.weight.std().item() - 64 ** -0.5) < 0.1 * 64 ** -0.5

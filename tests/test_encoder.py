@@ -65,3 +65,15 @@ def test_encoder_shapes_padding_and_final_norm():
     changed = tokens.clone()
     changed[0, 3:] = 9  # what padding holds must not matter to the real tokens
     torch.testing.assert_close(encoder(changed, (tokens != 0)[:, None, None, :])[0, :3], out[0, :3])
+
+
+def test_scaled_token_embeddings_start_at_the_size_of_the_positions():
+    """The embedding starts at N(0, 1/d): times sqrt(d), a token vector has length about sqrt(d), the same order as a
+    sinusoid row's sqrt(d/2), instead of nn.Embedding's default N(0, 1), which would give about d."""
+    torch.manual_seed(0)
+    d = 64
+    encoder = Encoder(vocab_size=1000, d_model=d, n_heads=2, d_ff=32, n_layers=1, max_len=20)
+    assert abs(encoder.embedding.weight.std().item() - d ** -0.5) < 0.1 * d ** -0.5
+    scaled = (encoder.embedding.weight * d ** 0.5).norm(dim=-1).mean().item()
+    positions = encoder.positions.pe.norm(dim=-1).mean().item()
+    assert abs(scaled - d ** 0.5) < 0.5 and abs(positions - (d / 2) ** 0.5) < 1e-4

@@ -1,10 +1,16 @@
-"""tinyformer.gpt and tinyformer.bert: parameter counts of the real models, the KV cache, MLM masking."""
+"""tinyformer.gpt and tinyformer.bert: parameter counts of the real models, the initialisation, the KV cache,
+MLM masking."""
+
+import math
 
 import pytest
 import torch
+from torch import nn
 
 from tinyformer.bert import BERT, IGNORE_INDEX, BERTConfig, bert_parameter_count, mask_tokens
-from tinyformer.gpt import GPT, GPTConfig, generate, gpt_parameter_count
+from tinyformer.decoder import causal_mask
+from tinyformer.gpt import GPT, GPTConfig, KVCache, cached_self_attention, generate, gpt_parameter_count
+from tinyformer.multihead import MultiHeadAttention
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, max_len=1024, d_model=768, n_heads=12, n_layers=12, d_ff=3072)
 BERT_BASE = BERTConfig(vocab_size=30522, max_len=512, d_model=768, n_heads=12, n_layers=12, d_ff=3072)
@@ -74,3 +80,46 @@ def test_more_positions_than_max_len_are_refused_with_the_fix():
     gpt = GPT(GPTConfig(vocab_size=20, max_len=8, d_model=16, n_layers=1, d_ff=32))
     with pytest.raises(ValueError, match="9 positions, but this GPT has max_len=8.*generate fewer tokens"):
         gpt(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_gpt2_initialisation_scales_the_residual_projections_and_bert_does_not():
+    torch.manual_seed(0)
+    n_layers, shape = 8, {"vocab_size": 200, "max_len": 64, "d_model": 256, "n_layers": 8, "d_ff": 1024}
+    gpt, bert = GPT(GPTConfig(**shape)), BERT(BERTConfig(**shape))
+    scaled = 0.02 / math.sqrt(2 * n_layers)
+    close = lambda weight, std: abs(weight.std().item() - std) < 0.05 * std
+    for layer in gpt.layers:
+        assert close(layer.self_attn.W_o.weight, scaled) and close(layer.ff.linear2.weight, scaled)
+        assert close(layer.self_attn.W_q.weight, 0.02) and close(layer.ff.linear1.weight, 0.02)
+        assert not layer.self_attn.W_o.bias.any() and bool((layer.norm1.weight == 1).all())
+    for layer in bert.layers:
+        assert close(layer.self_attn.W_o.weight, 0.02) and close(layer.ff.linear2.weight, 0.02)
+    assert close(gpt.tok_emb.weight, 0.02) and close(gpt.pos_emb.embedding.weight, 0.02)
+
+
+class _Counting(nn.Module):
+    def __init__(self, inner, log):
+        super().__init__()
+        self.inner, self.log = inner, log
+
+    def forward(self, x):
+        self.log.append(x.shape[-2])
+        return self.inner(x)
+
+
+def test_kv_cache_grows_by_one_per_step_and_never_recomputes_old_keys():
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(16, 4).eval()
+    x = torch.randn(2, 7, 16)
+    with torch.no_grad():
+        full = attn(x, mask=causal_mask(7))[0]
+        seen_by_k = []
+        attn.W_k = _Counting(attn.W_k, seen_by_k)
+        cache, outs = KVCache(3), []
+        for t in range(7):
+            old = None if cache.keys[1] is None else cache.keys[1].clone()
+            outs.append(cached_self_attention(attn, x[:, t:t + 1], causal_mask(t + 1)[t:], cache, 1))
+            assert seen_by_k[-1] == 1 and len(seen_by_k) == t + 1  # the new token only, once
+            assert cache.keys[1].shape == (2, 4, t + 1, 4) and cache.keys[0] is None
+            assert old is None or torch.equal(cache.keys[1][:, :, :t], old)  # the old keys are kept as they were
+    torch.testing.assert_close(torch.cat(outs, 1), full)

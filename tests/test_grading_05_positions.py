@@ -274,3 +274,30 @@ def test_messages_name_the_mistake(results):
     assert "device=x.device" in messages(results["learned_positions_on_cpu"])
     assert "(2i, 2i+1)" in messages(results["rope_half_split"])
     assert "layer(x)[:, perm]" in messages(results["gap_output_unshuffled"])
+
+
+CASE = {c.name: c for c in CASES}
+
+
+def test_a_learner_sees_the_mistake_in_a_visible_test_and_the_experiments_stop_with_one_message():
+    """The student edition run top to bottom (visible tests only, tests/visible.py): a table that breaks on an odd
+    width fails the visible test with a message that names the case, sinusoidal_encoding(6, 7); a RoPE that turns the
+    wrong way fails its visible test, and the experiment cells that use it stop with one NotReady line each."""
+    from tests import visible
+
+    raised = visible.errors(visible.run(CHAPTER, {"sinusoidal_encoding": CASE["odd_d_model_crashes"].source,
+                                                  "apply_rope": CASE["rope_rotation_reversed"].source}))
+    said = dict(raised)
+    assert "sinusoidal_encoding(6, 7) raised RuntimeError" in said.get("test_sinusoidal_encoding", ""), raised
+    assert "odd d_model" in said["test_sinusoidal_encoding"], raised
+    assert "wrong way" in said.get("test_apply_rope", ""), raised
+    experiments = [(where, error) for where, error in raised if not where.startswith("test_")]
+    assert len(experiments) >= 5, raised
+    for where, error in experiments:
+        assert error.startswith("NotReady: this cell needs your "), f"cell {where}: {error}"
+
+
+def test_the_reference_runs_top_to_bottom_without_an_error():
+    from tests import visible
+
+    assert visible.errors(visible.run(CHAPTER, {})) == []

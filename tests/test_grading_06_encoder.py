@@ -208,6 +208,7 @@ CASES = [
          (POST_FF, "x = self.norm2(self.dropout2(self.ff(x)))"), says="residual connections are missing"),
     case("post_ln_norm_on_sublayer", "encoder_layer", POST, (POST_ATTN, "x = x + self.norm1(self.dropout1(self.self_attn(x, mask=mask)[0]))"),
          (POST_FF, "x = x + self.norm2(self.dropout2(self.ff(x)))"), says="normalises the sum"),
+    case("pre_ln_missing", "encoder_layer", PRE, ("if self.norm_first:", "if False:  # norm_first ignored: always Post-LN"), says="that is Post-LN"),
     case("norm_orders_swapped", "encoder_layer", BOTH, ("if self.norm_first:", "if not self.norm_first:"), says="that is Post-LN"),
     case("pre_ln_residual_after_norm_case", "encoder_layer", PRE, (PRE_ATTN, "x = self.norm1(x)\n            x = x + self.dropout1(self.self_attn(x, mask=mask)[0])"),
          (PRE_FF, "x = self.norm2(x)\n            x = x + self.dropout2(self.ff(x))"), says="un-normalised input"),
@@ -286,3 +287,30 @@ def test_every_case_in_process():
     """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
     points of its own piece only, with its message; each valid alternative gets full marks."""
     assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_06_encoder")) == []
+
+
+CASE = {c.name: c for c in CASES}
+
+
+def test_a_learner_sees_the_mistake_in_a_visible_test_and_the_experiments_stop_with_one_message():
+    """The student edition run top to bottom (visible tests only, tests/visible.py): LayerNorm without eps fails its
+    visible test on a token of equal features, and every experiment cell that uses LayerNorm says so in one NotReady
+    line instead of a traceback; a Pre-LN branch that is never taken fails the visible Pre-LN test."""
+    from tests import visible
+
+    raised = visible.errors(visible.run(CHAPTER, {"layer_norm": CASE["ln_no_eps"].source,
+                                                  "encoder_layer": CASE["pre_ln_missing"].source}))
+    said = dict(raised)
+    assert "variance 0" in said.get("test_layer_norm", ""), raised
+    assert "that is Post-LN" in said.get("test_encoder_layer_pre_ln", ""), raised
+    experiments = [(where, error) for where, error in raised if not where.startswith("test_")]
+    assert len(experiments) > 5, raised
+    for where, error in experiments:
+        assert error.startswith("NotReady: this cell needs your "), f"cell {where}: {error}"
+        assert "LayerNorm" in error or "EncoderLayer (Pre-LN)" in error, f"cell {where}: {error}"
+
+
+def test_the_reference_runs_top_to_bottom_without_an_error():
+    from tests import visible
+
+    assert visible.errors(visible.run(CHAPTER, {})) == []

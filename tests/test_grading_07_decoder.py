@@ -1,10 +1,13 @@
 """Chapter 07 graded through nbgrader: full marks for the reference, 0 untouched, and the mistakes the hidden
 tests exist for (a causal mask that includes the future or excludes the position itself, a mask applied after
-the softmax, a mask made on the CPU whatever the device, a softmax over the queries, cross-attention fed the wrong tensors, a decoder without the causal mask, decoding that never stops
-at EOS) each lose the points of their exercise, and only those; correct answers written differently (a mask from
-arange, zero-then-renormalise, a loop over sublayers, a textbook beam search, ...) get full marks."""
+the softmax, a mask made on the CPU whatever the device, a softmax over the queries, cross-attention fed the wrong tensors, a decoder layer without Pre-LN, a decoder without the causal mask, decoding that never stops
+at EOS, a beam search that prefers any finished sequence) each lose the points of their exercise, and only those;
+correct answers written differently (a mask from arange, zero-then-renormalise, a loop over sublayers, a textbook beam
+search, ...) get full marks. The mistakes the issues named are seen by a *visible* test too, and a broken DecoderLayer
+stops the experiments with one message per cell (tests/visible.py)."""
 
 
+from tests import visible
 from tests.submissions import case_makers, messages, round_trip
 
 CHAPTER = "07-decoder"
@@ -234,7 +237,9 @@ def both(old_pre, new_pre, old_post, new_post):
 
 
 CASES = [
-    # DecoderLayer: the issue's case first, dropout on the residual sum, in each sublayer and norm order
+    # DecoderLayer: the issues' cases first (Pre-LN missing; dropout on the residual sum, in each sublayer and norm order)
+    case("pre_ln_missing", "decoder_layer", LAYER, ("if self.norm_first:", "if False:  # norm_first ignored: always Post-LN"),
+         says="still computes Post-LN"),
     case("dropout_on_residual_sum_post_ln", "decoder_layer", LAYER, (POST_SELF, "x = self.norm1(self.dropout1(x + self.self_attn(x, mask=self_mask)[0]))"),
          (POST_CROSS, "x = self.norm2(self.dropout2(x + self.cross_attn(x, memory, mask=memory_mask)[0]))"),
          (POST_FF, "x = self.norm3(self.dropout3(x + self.ff(x)))"), says=DROPPED_STREAM),
@@ -274,12 +279,12 @@ CASES = [
        "h = self.norm1(x)\n            attended, _ = self.self_attn(h, h, self_mask)\n            x = x + self.dropout1(attended)\n"
        "            h = self.norm2(x)\n            attended, _ = self.cross_attn(query=h, key_value=memory, mask=memory_mask)\n            x = x + self.dropout2(attended)")),
     # causal_mask
+    case("causal_on_the_cpu", "causal_mask", CAUSAL, (TRIL, "return torch.tril(torch.ones(seq_len, seq_len)).bool()"), says="device"),
     case("causal_upper_triangle", "causal_mask", CAUSAL, (TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).triu()"), says="upper triangle"),
     case("causal_diagonal_excluded", "causal_mask", CAUSAL, (TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril(-1)"), says="may attend to itself"),
     case("causal_sees_next_token", "causal_mask", CAUSAL, (TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril(1)"), says="off by one"),
     case("causal_inverted", "causal_mask", CAUSAL, (TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).triu(1)"), says="may attend"),
     case("causal_float_additive", "causal_mask", CAUSAL, (TRIL, "return torch.full((seq_len, seq_len), float('-inf'), device=device).triu(1)"), says="boolean"),
-    case("causal_on_the_cpu", "causal_mask", CAUSAL, (TRIL, "return torch.tril(torch.ones(seq_len, seq_len)).bool()"), says="device"),
     case("causal_int", "causal_mask", CAUSAL, (TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.long, device=device).tril()")),
     case("causal_batched", "causal_mask", CAUSAL, (TRIL, "return torch.ones(1, 1, seq_len, seq_len, dtype=torch.bool, device=device).tril()")),
     ok("causal_by_arange", "causal_mask", (TRIL, "i = torch.arange(seq_len, device=device)\n    return i[None, :] <= i[:, None]")),
@@ -319,6 +324,8 @@ CASES = [
     ok("shift_roll_copy", "shift_right", (SHIFT_LINES, "out = tokens.roll(1, dims=1)\n    out[:, 0] = bos_id\n    return out")),
     ok("shift_new_full", "shift_right", (SHIFT_LINES, "out = tokens.new_full(tokens.shape, bos_id)\n    out[:, 1:] = tokens[:, :-1]\n    return out")),
     # Transformer
+    case("decode_masks_on_the_cpu", "transformer", MODEL, (SELF_MASK, "self_mask = causal_mask(tgt_in.size(1)) & padding_mask(tgt_in, self.pad_id)"),
+         says="tokens' device"),
     case("decode_without_causal", "transformer", MODEL, (SELF_MASK, "self_mask = padding_mask(tgt_in, self.pad_id)"), says="saw the future"),
     case("decode_causal_or_padding", "transformer", MODEL, (SELF_MASK, "self_mask = causal_mask(tgt_in.size(1), tgt_in.device) | padding_mask(tgt_in, self.pad_id)"), says="saw the future"),
     case("encode_without_padding", "transformer", MODEL, (ENCODE, "return self.encoder(src)"), says="padding"),
@@ -350,6 +357,8 @@ CASES = [
     case("beam_one_candidate_per_beam", "beam_search", BEAM, (TOPK, "top = row.topk(1)")),
     case("beam_finished_extended", "beam_search", BEAM, ("if seq[-1] == eos_id:\n                    finished.append((seq, score))\n                elif", "if"), says="did not stop at EOS"),
     case("beam_keeps_bos", "beam_search", BEAM, ("return torch.tensor(best[1:], dtype=torch.long, device=src.device), score", "return torch.tensor(best, dtype=torch.long, device=src.device), score"), says="leave the BOS out"),
+    case("beam_prefers_finished", "beam_search", BEAM, ("best, score = max(finished + beams, key=lambda c: c[1])",
+         "best, score = max(finished or beams, key=lambda c: c[1])"), says="finished or live"),
     case("beam_best_live_only", "beam_search", BEAM, ("best, score = max(finished + beams, key=lambda c: c[1])", "best, score = max(beams or finished, key=lambda c: c[1])")),
     case("beam_first_position_logits", "beam_search", BEAM, (LOG_PROBS, "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, 0].log_softmax(dim=-1)")),
     ok("beam_all_candidates_ranked", "beam_search", (TOPK, "top = row.topk(row.numel())")),
@@ -360,6 +369,7 @@ CASES = [
 
 graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
     round_trip(CHAPTER, CASES, "tests.test_grading_07_decoder", extra=ANSWERS)
+CASE = {c.name: c for c in CASES}
 
 
 def test_scores(results):
@@ -371,3 +381,42 @@ def test_messages_name_the_mistake(results):
     for student, words in NAMED.items():
         said = messages(results[student])
         assert words in said, f"{student}: {said}"
+
+
+# What a learner sees before submitting: the student edition run top to bottom (visible tests only, tests/visible.py).
+SEEN_BEFORE_SUBMITTING = {  # case -> (the visible test that must fail, words its message must contain)
+    "pre_ln_missing": ("test_decoder_layer", "still computes Post-LN"),
+    "causal_on_the_cpu": ("test_causal_mask", "build the mask on `device`"),
+    "decode_masks_on_the_cpu": ("test_transformer", "tokens' device"),
+    "shift_bos_on_cpu": ("test_shift_right", "device"),
+    "greedy_pads_with_zero": ("test_greedy_decode", "model.pad_id, not 0"),
+    "beam_prefers_finished": ("test_beam_search", "finished or live"),
+}
+
+
+def test_visible_tests_name_each_thing_the_prompts_ask():
+    """Each mistake above fails its *visible* test with a message that names it: the hidden tests are not needed to
+    see it. The experiment cells that use a failing piece stop with one NotReady line each."""
+    cells = visible.run(CHAPTER, {CASE[name].cell: CASE[name].source for name in SEEN_BEFORE_SUBMITTING})
+    raised = visible.errors(cells)
+    for name, (test, words) in SEEN_BEFORE_SUBMITTING.items():
+        said = dict(raised).get(test, "")
+        assert words in said, f"{name}: the visible {test} should fail saying {words!r}, it said {said!r}"
+    tests = {test for test, _ in SEEN_BEFORE_SUBMITTING.values()}
+    for where, error in raised:
+        assert where in tests or error.startswith("NotReady: this cell needs your "), f"cell {where} raised {error}"
+
+
+def test_a_broken_decoder_layer_stops_each_experiment_with_one_message():
+    """The issue's case: with a DecoderLayer that ignores norm_first, its visible test fails, and every experiment
+    cell that uses it (from the pipeline recap to the Reproduced cell) says so in one line instead of a shape error or
+    a NameError; the cells before it, and the tests of the other pieces, run as usual."""
+    raised = visible.errors(visible.run(CHAPTER, {"decoder_layer": CASE["pre_ln_missing"].source}))
+    assert raised[0][0] == "test_decoder_layer" and "still computes Post-LN" in raised[0][1], raised[:1]
+    assert len(raised) > 5, raised
+    for where, error in raised[1:]:
+        assert error.startswith("NotReady: this cell needs your DecoderLayer, and its test has not passed"), f"cell {where}: {error}"
+
+
+def test_the_reference_runs_top_to_bottom_without_an_error():
+    assert visible.errors(visible.run(CHAPTER, {})) == []

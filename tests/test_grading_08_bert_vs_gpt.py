@@ -1,7 +1,8 @@
 """Chapter 08 graded through nbgrader: full marks for the reference, 0 untouched, and the mistakes the
 hidden tests exist for (masking special tokens, wrong 80/10/10 shares, labels on unmasked positions, heads
-that are not tied, a GPT without its causal mask, a KV cache that drifts from the full computation, a
-generator that feeds the whole sequence through the cache, a tied head counted twice) each lose points."""
+that are not tied, a KV cache that recomputes old keys or does not grow by one per step, a GPT without its
+causal mask, a cached path that drifts from the full computation, a generator that feeds the whole sequence
+through the cache, a tied head counted twice) each lose points, on their own piece's test only."""
 
 import nbformat
 import pytest
@@ -50,6 +51,28 @@ ALTERNATIVE_BERT_FORWARD = """        if segments is None:
         mlm = torch.einsum("bsd,vd->bsv", t, self.tok_emb.weight) + self.mlm_decoder.bias
         return mlm, self.nsp(self.pooler(h[:, 0]).tanh())
 """
+ALTERNATIVE_KV_CACHE = """class KVCache:
+    def __init__(self, n_layers: int):
+        self.keys: list[Tensor | None] = [None] * n_layers
+        self.values: list[Tensor | None] = [None] * n_layers
+
+    def __len__(self) -> int:
+        return 0 if self.keys[0] is None else self.keys[0].size(2)
+
+    def update(self, layer, k, v):
+        old_k, old_v = self.keys[layer], self.values[layer]
+        self.keys[layer] = k if old_k is None else torch.cat((old_k, k), dim=-2)
+        self.values[layer] = v if old_v is None else torch.cat((old_v, v), dim=-2)
+        return self.keys[layer], self.values[layer]
+
+
+def cached_self_attention(attn, x, mask, cache, layer):
+    q = split_heads(attn.W_q(x), attn.n_heads)
+    k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))
+    scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(q.size(-1))
+    weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+    return attn.W_o(merge_heads(torch.einsum("bhqk,bhkd->bhqd", weights, v)))
+"""
 ALTERNATIVE_GPT_FORWARD = """        positions = torch.arange(seen, seen + seq, device=tokens.device)
         x = self.tok_emb(tokens) + self.pos_emb.embedding(positions)
         allowed = torch.ones(seq, seen + seq, dtype=torch.bool, device=tokens.device).tril(diagonal=seen)
@@ -57,11 +80,8 @@ ALTERNATIVE_GPT_FORWARD = """        positions = torch.arange(seen, seen + seq, 
             if cache is None:
                 x = layer(x, allowed)
             else:
-                a, h = layer.self_attn, layer.norm1(x)
-                q = split_heads(a.W_q(h), a.n_heads)
-                k, v = cache.update(i, split_heads(a.W_k(h), a.n_heads), split_heads(a.W_v(h), a.n_heads))
-                w = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(~allowed, float("-inf")).softmax(-1)
-                x = x + a.W_o(merge_heads(w @ v))
+                h = layer.norm1(x)
+                x = x + cached_self_attention(layer.self_attn, h, allowed, cache, i)
                 x = x + layer.ff(layer.norm2(x))
         return F.linear(self.norm(x), self.tok_emb.weight)
 """
@@ -106,6 +126,7 @@ def replace_body(grade_id: str, new_body: str, after: str) -> str:
 ALTERNATIVES = {
     "mask_tokens": ALTERNATIVE_MASKING,
     "bert": replace_body("bert", ALTERNATIVE_BERT_FORWARD, "def forward"),
+    "kv_cache": ALTERNATIVE_KV_CACHE,
     "gpt": replace_body("gpt", ALTERNATIVE_GPT_FORWARD, "def forward"),
     "generate": replace_body("generate", ALTERNATIVE_GENERATE_BODY, "with torch.no_grad()"),
     "parameter_counts": ALTERNATIVE_COUNTS,
@@ -122,6 +143,8 @@ ANSWERS = {
         "mask_tokens", "labels = tokens.masked_fill(~chosen, IGNORE_INDEX)", "labels = tokens.masked_fill(special, IGNORE_INDEX)"),
     "bert_untied": mistake(
         "bert", "self.mlm_decoder.weight = self.tok_emb.weight", "pass  #"),
+    "kv_cache_overwritten": mistake(  # the cache keeps only the newest keys: it never grows
+        "kv_cache", "        self.keys[layer], self.values[layer] = k, v\n", "        self.keys[layer], self.values[layer] = k[:, :, -1:], v[:, :, -1:]\n"),
     "gpt_without_causal_mask": mistake(
         "gpt", "                x = layer(x, mask)", "                x = layer(x)"),
     "gpt_untied": mistake(
@@ -134,11 +157,11 @@ ANSWERS = {
         "parameter_counts", "embeddings = config.vocab_size * d + config.max_len * d",
         "embeddings = 2 * config.vocab_size * d + config.max_len * d"),
 }
-EXPECTED = {  # student -> autograded score out of 17 (the written question is graded by hand)
-    "reference": 17, "untouched": 0, "correct_alternatives": 17,
-    "masks_specials": 14, "no_unchanged_tenth": 14, "labels_on_unmasked_positions": 14,
-    "bert_untied": 14, "gpt_without_causal_mask": 12, "gpt_untied": 14, "kv_cache_wrong_offset": 15,
-    "generate_resends_sequence": 14, "tied_head_counted_twice": 14,
+EXPECTED = {  # student -> autograded score out of 20 (the written question is graded by hand)
+    "reference": 20, "untouched": 0, "correct_alternatives": 20,
+    "masks_specials": 17, "no_unchanged_tenth": 17, "labels_on_unmasked_positions": 17,
+    "bert_untied": 17, "kv_cache_overwritten": 17, "gpt_without_causal_mask": 15, "gpt_untied": 17,
+    "kv_cache_wrong_offset": 18, "generate_resends_sequence": 17, "tied_head_counted_twice": 17,
 }
 
 
@@ -148,7 +171,7 @@ def results(tmp_path_factory):
 
 
 def test_scores(results):
-    assert results["reference"].max_score == 17
+    assert results["reference"].max_score == 20
     assert {student: results[student].score for student in EXPECTED} == EXPECTED
 
 
@@ -159,12 +182,14 @@ def test_messages_name_the_mistake(results):
     assert "not tied" in messages(results["bert_untied"]) and "not tied" in messages(results["gpt_untied"])
     assert "causal mask" in messages(results["gpt_without_causal_mask"])
     assert "offset=seen" in messages(results["kv_cache_wrong_offset"])
+    assert "self.keys[layer]" in messages(results["kv_cache_overwritten"])
     assert "feed only the newest token" in messages(results["generate_resends_sequence"])
     assert "counted as a second V x d matrix" in messages(results["tied_head_counted_twice"])
 
 
 # Mutation testing: every case graded in process by the notebook's own test cells (tests/case_runner.py).
 MASKING, BERT_T, GPT_T, CACHE_T = ("test_mask_tokens",), ("test_bert",), ("test_gpt",), ("test_gpt_kv_cache",)
+KV_T = ("test_kv_cache",)
 GEN, COUNTS = ("test_generate",), ("test_parameter_counts",)
 GPT_BOTH = GPT_T + CACHE_T
 CHOSEN = "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device) & ~special"
@@ -182,6 +207,12 @@ GPT_EMB = "x = self.pos_emb(self.tok_emb(tokens), offset=seen)  # (batch, seq, d
 GPT_MASK = "mask = causal_mask(seen + seq, tokens.device)[seen:]  # (seq, seen + seq): the new rows of the causal mask"
 CACHED_ATTN = "x = x + layer.dropout1(cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i))"
 GPT_OUT = "return self.head(self.norm(x))"
+KV_STORE = "self.keys[layer], self.values[layer] = k, v"
+KV_CAT_K = "k = torch.cat([self.keys[layer], k], dim=2)"
+KV_CAT_V = "v = torch.cat([self.values[layer], v], dim=2)"
+KV_Q = "q = split_heads(attn.W_q(x), attn.n_heads)  # (batch, heads, new, d_head)"
+KV_UPDATE = "k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))"
+KV_OUT = "return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))"
 GREEDY = "next_token = logits.argmax(dim=-1, keepdim=True)"
 TEMPERATURE = "logits = logits / temperature"
 KTH = "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]"
@@ -197,28 +228,70 @@ case, ok = case_makers(CHAPTER)
 
 
 CASES = [
-    # GPT's KV cache: the issue's case first, old keys recomputed (the cache keeps the tokens and reruns them all)
-    case("cache_recomputes_old_keys", "gpt", CACHE_T, (GPT_EMB + "\n        " + GPT_MASK,
-         "if cache is not None:  # keep the tokens, rerun everything, keep the last positions: old keys recomputed\n"
+    # The KV cache: the issue's cases first, old keys recomputed and a cache that does not grow by one per step
+    case("kv_attention_recomputes_old_keys", "kv_cache", KV_T, (KV_UPDATE,
+         "if not hasattr(cache, 'inputs'):\n        cache.inputs = {}\n"
+         "    seen = x if layer not in cache.inputs else torch.cat([cache.inputs[layer], x], 1)\n"
+         "    cache.inputs[layer] = seen  # keeps the inputs and recomputes every key from them\n"
+         "    k, v = split_heads(attn.W_k(seen), attn.n_heads), split_heads(attn.W_v(seen), attn.n_heads)\n"
+         "    cache.keys[layer], cache.values[layer] = k, v"), says="recompute"),
+    case("kv_attention_updates_twice", "kv_cache", KV_T, (KV_OUT,
+         "out = attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))\n"
+         "    cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))  # once more\n"
+         "    return out"), says="update(layer, k, v) once"),
+    case("kv_update_never_stores", "kv_cache", KV_T, (KV_STORE, "pass"), says="self.keys[layer]"),
+    case("kv_update_returns_new_only", "kv_cache", KV_T, ("if self.keys[layer] is not None:\n            " + KV_CAT_K + "\n            " + KV_CAT_V + "\n        " + KV_STORE + "\n        return k, v",
+         "self.keys[layer] = k if self.keys[layer] is None else torch.cat([self.keys[layer], k], dim=2)\n"
+         "        self.values[layer] = v if self.values[layer] is None else torch.cat([self.values[layer], v], dim=2)\n"
+         "        return k, v"), says="only the new ones"),
+    case("kv_update_last_dim", "kv_cache", KV_T, (KV_CAT_K, "k = torch.cat([self.keys[layer], k], dim=-1)"),
+         (KV_CAT_V, "v = torch.cat([self.values[layer], v], dim=-1)"), says="dimension 2"),
+    case("kv_update_new_first", "kv_cache", KV_T, (KV_CAT_K, "k = torch.cat([k, self.keys[layer]], dim=2)"),
+         (KV_CAT_V, "v = torch.cat([v, self.values[layer]], dim=2)"), says="after the cached ones"),
+    case("kv_update_values_are_keys", "kv_cache", KV_T, (KV_STORE, "self.keys[layer], self.values[layer] = k, k")),
+    case("kv_update_one_entry_for_all_layers", "kv_cache", KV_T,
+         ("if self.keys[layer] is not None:", "layer = 0\n        if self.keys[layer] is not None:"), says="own keys and values"),
+    case("kv_update_overwrites", "kv_cache", KV_T, (KV_CAT_K + "\n            " + KV_CAT_V, "pass")),
+    case("kv_attention_no_mask", "kv_cache", KV_T, (KV_OUT, "return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v)))"), says="mask"),
+    case("kv_attention_own_causal_mask", "kv_cache", KV_T, (KV_OUT,
+         "allowed = torch.ones(x.size(1), k.size(2), dtype=torch.bool).tril(diagonal=k.size(2) - x.size(1))\n"
+         "    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)))"), says="mask you are given"),
+    case("kv_attention_no_output_projection", "kv_cache", KV_T, (KV_OUT, "return merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))"), says="W_o"),
+    case("kv_attention_self_only", "kv_cache", KV_T, (KV_OUT,
+         "new = x.size(1)\n    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k[:, :, -new:], v[:, :, -new:], attn_mask=mask[:, -new:])))"),
+         says="only to itself"),
+    case("kv_attention_no_scale", "kv_cache", KV_T, (KV_OUT,
+         "w = (q @ k.transpose(-2, -1)).masked_fill(~mask, float('-inf')).softmax(-1)\n    return attn.W_o(merge_heads(w @ v))"), says="sqrt(d_head)"),
+    case("kv_attention_keys_as_values", "kv_cache", KV_T, (KV_UPDATE,
+         "k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_k(x), attn.n_heads))")),
+    ok("kv_tinyformer_attention_and_cat_tuple", "kv_cache", (KV_CAT_K, "k = torch.cat((self.keys[layer], k), 2)"),
+       (KV_OUT, "from tinyformer.attention import scaled_dot_product_attention as attention  # chapter 03\n"
+                "    return attn.W_o(merge_heads(attention(q, k, v, mask)[0]))")),
+    ok("kv_attention_through_the_module_pieces", "kv_cache", (KV_Q + "\n    " + KV_UPDATE,
+       "d = attn.W_q.out_features // attn.n_heads\n"
+       "    q = attn.W_q(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
+       "    k_new = attn.W_k(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
+       "    v_new = attn.W_v(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
+       "    k, v = cache.update(layer, k_new, v_new)")),
+    # GPT's cached path (graded with a known-good cached attention in place of the learner's)
+    case("cache_bypassed_and_recomputed", "gpt", CACHE_T, (GPT_EMB + "\n        " + GPT_MASK,
+         "if cache is not None:  # keep the tokens, rerun everything, keep the last positions: the cache is not used\n"
          "            history = torch.cat([getattr(cache, 'tokens', tokens[:, :0]), tokens], 1)\n"
          "            cache.tokens = history\n"
          "            full = self.pos_emb(self.tok_emb(history))\n"
          "            full_mask = causal_mask(history.size(1), tokens.device)\n"
-         "            for i, layer in enumerate(self.layers):\n"
-         "                h = layer.norm1(full)\n"
-         "                k = split_heads(layer.self_attn.W_k(h), layer.self_attn.n_heads)\n"
-         "                v = split_heads(layer.self_attn.W_v(h), layer.self_attn.n_heads)\n"
-         "                cache.keys[i], cache.values[i] = k, v\n"
+         "            for layer in self.layers:\n"
          "                full = layer(full, full_mask)\n"
          "            return self.head(self.norm(full))[:, -seq:]\n"
-         "        " + GPT_EMB + "\n        " + GPT_MASK), says="never recomputed"),
-    case("cache_grows_twice", "gpt", CACHE_T, (CACHED_ATTN, CACHED_ATTN + "\n                cache.update(i, *(t[:, :, -x.size(1):] for t in (cache.keys[i], cache.values[i])))")),
+         "        " + GPT_EMB + "\n        " + GPT_MASK), says="cached_self_attention"),
+    case("cache_attention_called_twice", "gpt", CACHE_T, (CACHED_ATTN, CACHED_ATTN + "\n                cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i)")),
     case("cache_ignored", "gpt", CACHE_T, (CACHED_ATTN, "x = x + layer.dropout1(layer.self_attn(layer.norm1(x), mask=causal_mask(seq, tokens.device))[0])"), says="cache"),
     case("cache_offset_ignored", "gpt", CACHE_T, (GPT_EMB, "x = self.pos_emb(self.tok_emb(tokens))"), says="positions"),
     case("cache_full_mask_rows", "gpt", CACHE_T, (GPT_MASK, "mask = causal_mask(seen + seq, tokens.device)[:seq]")),
     case("cache_post_ln", "gpt", CACHE_T, (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))",
          "x = layer.norm1(x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i)))\n                x = layer.norm2(x + layer.dropout2(layer.ff(x)))")),
     case("cache_ff_forgotten", "gpt", CACHE_T, (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))", CACHED_ATTN)),
+    case("cache_attention_not_normalised", "gpt", CACHE_T, (CACHED_ATTN, "x = x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i))")),
     # GPT
     case("gpt_not_tied", "gpt", GPT_BOTH, (TIE_GPT, "pass"), says="tied"),
     case("gpt_tied_by_copy", "gpt", GPT_BOTH, (TIE_GPT, "self.head.weight = nn.Parameter(self.tok_emb.weight.clone())")),

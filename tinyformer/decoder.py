@@ -61,7 +61,8 @@ class DecoderLayer(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Target embedding * sqrt(d_model), sinusoidal positions, then ``n_layers`` decoder layers."""
+    """Target embedding * sqrt(d_model) (initialised at N(0, 1/d_model), as the encoder's), sinusoidal positions,
+    then ``n_layers`` decoder layers."""
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class Decoder(nn.Module):
         super().__init__()
         self.d_model = d_model
         self.embedding = nn.Embedding(vocab_size, d_model)
+        nn.init.normal_(self.embedding.weight, std=d_model ** -0.5)  # as the encoder's: times sqrt(d), entries of size 1
         self.positions = PositionalEncoding(d_model, max_len, dropout)
         self.layers = nn.ModuleList(
             [DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)]

@@ -83,7 +83,8 @@ class EncoderLayer(nn.Module):
 class Encoder(nn.Module):
     """Token embedding * sqrt(d_model), sinusoidal positions, then ``n_layers`` identical encoder layers.
 
-    With Pre-LN the stack ends with a final LayerNorm (each layer's output is un-normalised).
+    The embedding starts at N(0, 1/d_model), so that the scaled token vectors have entries of size 1, like the
+    sinusoids they are added to. With Pre-LN the stack ends with a final LayerNorm (each layer's output is un-normalised).
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.d_model = d_model
         self.embedding = nn.Embedding(vocab_size, d_model)
+        nn.init.normal_(self.embedding.weight, std=d_model ** -0.5)  # N(0, 1/d): times sqrt(d), entries of size 1
         self.positions = PositionalEncoding(d_model, max_len, dropout)
         self.layers = nn.ModuleList(
             [EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)]

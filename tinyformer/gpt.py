@@ -6,6 +6,7 @@ turns hidden states into next-token logits shares its weight with the token embe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -44,7 +45,8 @@ class KVCache:
         return 0 if self.keys[0] is None else self.keys[0].size(2)
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Append this step's keys and values (batch, heads, new, d_head) for ``layer``; return all of them."""
+        """Append this step's keys and values (batch, heads, new, d_head) to those of ``layer``; return all of them,
+        each (batch, heads, seen + new, d_head)."""
         if self.keys[layer] is not None:
             k = torch.cat([self.keys[layer], k], dim=2)
             v = torch.cat([self.values[layer], v], dim=2)
@@ -76,6 +78,7 @@ class GPT(nn.Module):
         self.norm = LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.apply(init_weights)
+        scale_residual_projections(self.layers)  # GPT-2: W_o and linear2 of each block start smaller
         self.head.weight = self.tok_emb.weight  # tied: one (vocab, d_model) matrix reads and writes tokens
 
     def forward(self, tokens: Tensor, cache: KVCache | None = None) -> Tensor:
@@ -99,11 +102,29 @@ class GPT(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """GPT-2's and BERT's initialisation: N(0, 0.02) weights, zero biases (keeps the tied head's first logits small)."""
+    """BERT's and GPT-2's initialisation of one module (``model.apply(init_weights)``): weights of every linear
+    layer and embedding drawn from N(0, 0.02^2), biases zero (LayerNorms keep their 1 and 0). Small weights keep
+    the tied head's first logits small. BERT's code truncates the normal at two standard deviations; we do not.
+    GPT-2 also scales its residual projections down: ``scale_residual_projections``."""
     if isinstance(module, (nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
+
+
+def scale_residual_projections(layers: nn.ModuleList) -> None:
+    """GPT-2's initialisation of the residual projections: divide the weights of the two layers of each block that
+    write into the residual stream (the attention's W_o, the feed-forward network's linear2) by sqrt(2 n_layers),
+    so that they start as N(0, (0.02 / sqrt(2 n_layers))^2) after ``init_weights``.
+
+    The residual stream sums the outputs of 2 n_layers sub-layers; with independent outputs its variance grows
+    with their number, and the scale keeps the sum's variance at the top that of a single sub-layer's output.
+    """
+    scale = 1 / math.sqrt(2 * len(layers)) if len(layers) else 1.0
+    with torch.no_grad():
+        for layer in layers:
+            layer.self_attn.W_o.weight.mul_(scale)
+            layer.ff.linear2.weight.mul_(scale)
 
 
 def generate(
