@@ -1,5 +1,5 @@
 # The course's commands. Each target installs what it needs first (into .venv).
-#   make book      build the website into _build/html
+#   make book      build the website into _build/html (English; Chinese in _build/html/zh)
 #   make test      run every test (what .ci/run calls)
 #   make chapters  regenerate the student editions in chapters/ from solutions/
 #   make book-instructor  the website with solutions and hidden tests, for course staff
@@ -26,6 +26,11 @@ $(STAMP): requirements.txt pyproject.toml
 	    echo "installing chromium, for the website's browser test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install chromium (e.g. sudo apt-get install chromium) for the website's browser test"; fi; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing fonts-noto-cjk, the Chinese fonts of the Chinese site's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "note: install a Chinese font (e.g. sudo apt-get install fonts-noto-cjk) to read the Chinese site"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -38,10 +43,14 @@ $(STAMP): requirements.txt pyproject.toml
 # $COURSE_JUPYTERHUB_URL. `python -m grader website` writes it.
 SITE_CONFIG := _build/_config.site.yml
 
+# Two editions: English at the site's root, Chinese (built from _build/zh/, which `python -m grader website`
+# writes from locale/'s translations) under _build/html/zh/.
 book: install
 	$(PY) -m grader website
 	$(VENV)/bin/jupyter-book build . --config $(SITE_CONFIG) --warningiserror --keep-going
-	@echo "Website: $(CURDIR)/_build/html/index.html"
+	$(VENV)/bin/jupyter-book build _build/zh --warningiserror --keep-going
+	rm -rf _build/html/zh && cp -R _build/zh/_build/html _build/html/zh
+	@echo "Website: $(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 
 # The instructor edition (solutions folded, hidden tests shown) goes to _build/instructor/html; the
 # student pages are written back afterwards, so a later plain build cannot publish solutions.

@@ -9,6 +9,7 @@
   python -m grader export canvas|moodle              the graded class's grades as the LMS's import file
   python -m grader experiments [CHAPTER ...]          rerun the experiments under several seeds and thread
                                                       counts: every claim's value and margin, run times
+  python -m grader translations [--update]            check (or update) the Chinese edition's catalogues
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="run seeds, $TINYFORMER_SEED (default: 0 1 2)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts (default: 1 2)")
     p.add_argument("--report", default="_build/experiments.md", help="where the tables go (default: _build/experiments.md)")
+
+    p = commands.add_parser("translations", help="check that the Chinese edition translates the English text as it is now")
+    p.add_argument("--update", action="store_true", help="bring locale/ up to date with the English text (new entries "
+                   "empty, changed ones fuzzy with the old English) and write README.zh.md")
 
     args = parser.parse_args(argv)
     try:
@@ -156,8 +161,24 @@ def _experiments(args) -> int:
     return run_experiments(resolve_chapters(args.chapter), args.seeds, args.threads, Path(args.report).resolve())
 
 
+def _translations(args) -> int:
+    from .translation import check_all, update_all
+
+    if args.update:
+        for line in update_all():
+            print(line)
+    found = check_all()
+    if found:
+        print(f"the Chinese edition is not in sync with the English text ({len(found)} problems):", file=sys.stderr)
+        for problem in found:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print("the Chinese edition translates all of the English text as it is now")
+    return 0
+
+
 COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde,
-            "experiments": _experiments, "export": _export}
+            "experiments": _experiments, "export": _export, "translations": _translations}
 
 if __name__ == "__main__":
     sys.exit(main())

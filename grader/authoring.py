@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from .course import CHAPTERS, ROOT, SOLUTIONS, CourseError, nbgrader_config, source_notebook
+from .translation import write_student_translation
 
 MARKERS = {
     "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
@@ -202,7 +203,8 @@ class nbgrader_log:
 def generate(chapter: str, course_root: Path, db_url: str | None = None) -> Path:
     """Run nbgrader generate_assignment for one chapter in a course folder; return the release folder.
 
-    ``course_root`` must hold solutions/<chapter>/; the student edition lands in chapters/<chapter>/.
+    ``course_root`` must hold solutions/<chapter>/; the student edition lands in chapters/<chapter>/, with its
+    Chinese edition, <chapter>.zh.ipynb, beside it (grader/translation.py).
     """
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
@@ -218,7 +220,9 @@ def generate(chapter: str, course_root: Path, db_url: str | None = None) -> Path
                 converter.start()
             except Exception:
                 raise CourseError(f"nbgrader could not generate the student edition of {chapter}:\n{log.text()}") from None
-    return course_root / "chapters" / chapter
+    release = course_root / "chapters" / chapter
+    write_student_translation(chapter, release)  # NN-slug.zh.ipynb: the same notebook, its prose in Chinese
+    return release
 
 
 def generate_student_editions(chapters: list[str]) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ from sqlalchemy.exc import SAWarning
 from .authoring import generate, is_test_cell, nbgrader_log, read_notebook
 from .course import ROOT, SOLUTIONS, CourseError, chapter_ids, nbgrader_config, source_notebook
 from .sandbox import Limits, guarded_kernel_argv, install_kernel, write_kernelspec
+from tinyformer.i18n import N_, gettext
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -93,9 +95,16 @@ def guard_config(source: Path) -> dict:
 
 
 @contextlib.contextmanager
-def _plain_guarded_kernel(folder: Path, guard: dict):
-    """nbgrader's kernel started through the guard, without the sandbox (the learner's self-check, tests)."""
-    write_kernelspec(folder / "jupyter", guarded_kernel_argv(), guard, folder / "guard.json", "Python 3 (guarded)")
+def _plain_guarded_kernel(folder: Path, guard: dict, package: Path | None = None):
+    """nbgrader's kernel started through the guard, without the sandbox (the learner's self-check,
+    --unsafe-no-sandbox, tests). ``package``: the folder the kernel imports as tinyformer, put first on its
+    path (grader/references.py: without the graded chapter's reference pieces, as in the sandbox), so that the
+    self-check gives the score the instructor's grading gives."""
+    env = {}
+    if package is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(package.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
+        guard = {**guard, "trusted": [*guard.get("trusted", []), str(package.resolve())]}
+    write_kernelspec(folder / "jupyter", guarded_kernel_argv(), guard, folder / "guard.json", "Python 3 (guarded)", env)
     before = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(folder / "jupyter")
     try:
@@ -311,16 +320,28 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
         config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
         config.Execute.interrupt_on_timeout = True
     guard = guard_config(source_notebook(chapter, course / "solutions"))
+    guard["language"] = notebook_language(submitted, notebook)  # the messages of its tests come in its language
     with contextlib.ExitStack() as stack:
         if sandbox is not None:
             hide, limits, uid = sandbox
             install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide,
                            limits, guard, uid, package=course / KERNEL_PACKAGE)
         else:
-            stack.enter_context(_plain_guarded_kernel(course / ".kernel" / student, guard))
+            stack.enter_context(_plain_guarded_kernel(course / ".kernel" / student, guard, course / KERNEL_PACKAGE))
         _run_autograde(Autograde, CourseDirectory, config, chapter, student)
     graded = course / "autograded" / student / chapter / f"{chapter}.ipynb"
     return _read_results(graded, db_url, chapter, student), graded
+
+
+def notebook_language(nb: nbformat.NotebookNode, path: Path | None = None) -> str:
+    """A notebook's language: its metadata's (the Chinese edition says zh_CN), else its file name's
+    (NN-slug.zh.ipynb), else English."""
+    from tinyformer.i18n import language_of_path, normalise
+
+    given = (nb.metadata.get("tinyformer_course") or {}).get("language")
+    if isinstance(given, str) and given:
+        return normalise(given)
+    return language_of_path(path) if path is not None else "en"
 
 
 def _run_autograde(Autograde, CourseDirectory, config, chapter: str, student: str) -> None:
@@ -420,6 +441,9 @@ def autograde(chapter: str, submissions: dict[str, Path]) -> dict[str, NotebookR
                 for student, notebook in submissions.items()}
 
 
+NOT_DONE = N_("not done yet: replace `raise NotImplementedError()` with your code")
+
+
 def _error_messages(cells: list) -> dict[str, str]:
     """grade_id -> 'ErrorName: message' of the first error each test cell raised."""
     messages = {}
@@ -428,7 +452,7 @@ def _error_messages(cells: list) -> dict[str, str]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and grade_id:
                 if output.get("ename") == "NotImplementedError":
-                    messages[grade_id] = "not done yet: replace `raise NotImplementedError()` with your code"
+                    messages[grade_id] = NOT_DONE
                 else:
                     messages[grade_id] = ANSI.sub("", f"{output.get('ename')}: {output.get('evalue')}").strip()
                 break
@@ -458,18 +482,22 @@ def self_check(notebook: str, chapter: str | None = None) -> int:
     unanswered = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
                   if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade_id")
                   and "YOUR ANSWER HERE" in c.source}
-    print(f"Self-check of {path} ({chapter}), run as the autograder runs it:")
+    _ = functools.partial(gettext, language=notebook_language(nb, path))  # in the notebook's language
+    print(_("Self-check of {path} ({chapter}), run as the autograder runs it:").format(path=path, chapter=chapter))
     width = max(len(c.grade_id) for c in result.cells)
     for cell in result.cells:
         if cell.manual:
-            note = "not answered yet (YOUR ANSWER HERE)" if cell.grade_id in unanswered else "graded by hand"
-            print(f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      written answer, {note}")
+            note = _("not answered yet (YOUR ANSWER HERE)") if cell.grade_id in unanswered else _("graded by hand")
+            print(f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      " + _("written answer, {note}").format(note=note))
             continue
         mark = "ok" if cell.score == cell.max_score else "  "
         line = f"  {cell.grade_id:<{width}}  {cell.score:g} / {cell.max_score:g}  {mark}"
         if cell.message:
-            line += f"  {cell.message.splitlines()[0]}"
+            message = cell.message.splitlines()[0]
+            if message == NOT_DONE:
+                message = _(NOT_DONE)
+            line += f"  {message}"
         print(line)
-    print(f"Autograded score: {result.score:g} / {result.max_score:g}")
+    print(_("Autograded score: {score} / {max_score}").format(score=f"{result.score:g}", max_score=f"{result.max_score:g}"))
     sys.stdout.flush()
     return 0 if result.score == result.max_score else 1

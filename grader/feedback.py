@@ -26,6 +26,8 @@ from pathlib import Path
 
 import nbformat
 
+from tinyformer.i18n import ENGLISH, gettext
+
 from .course import ROOT, CourseError
 
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
@@ -197,13 +199,13 @@ def myst_as_markdown(source: str, entries: dict | None = None, cited: list[str] 
     return "\n".join(out)
 
 
-def references_markdown(cited: list[str], entries: dict) -> str:
+def references_markdown(cited: list[str], entries: dict, language: str = ENGLISH) -> str:
     """The cited works in full, as a Markdown list under a heading (empty when nothing is cited)."""
     known = [key for key in cited if key in entries]
     if not known:
         return ""
     items = "\n".join(f"- {html.escape(reference_text(entries[key]), quote=False)}" for key in known)
-    return f"## References\n\n{items}\n"
+    return "## " + gettext("References", language) + f"\n\n{items}\n"
 
 
 # The page
@@ -230,7 +232,7 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 
-def notebook_page(nb: nbformat.NotebookNode) -> str:
+def notebook_page(nb: nbformat.NotebookNode, language: str = ENGLISH) -> str:
     """The notebook as one HTML page (nbconvert's lab template) that loads nothing from outside itself;
     its Markdown's MyST rendered, the cited works listed at the end; maths still as TeX."""
     from jinja2 import DictLoader
@@ -242,11 +244,14 @@ def notebook_page(nb: nbformat.NotebookNode) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = myst_as_markdown(cell.source, entries, cited)
-    references = references_markdown(cited, entries)
+    references = references_markdown(cited, entries, language)
     if references:
         nb.cells.append(nbformat.v4.new_markdown_cell(references))
     exporter = HTMLExporter(extra_loaders=[DictLoader({"feedback.html.j2": TEMPLATE})], template_file="feedback.html.j2")
     body, _ = exporter.from_notebook_node(nb)
+    if language != ENGLISH:  # the page says which language it is in (fonts, screen readers, search)
+        body = re.sub(r"<html([^>]*)\blang=\"[^\"]*\"", r'<html\1lang="zh-CN"', body, count=1) if 'lang="' in body[:300] \
+            else body.replace("<html", '<html lang="zh-CN"', 1)
     return body
 
 
@@ -277,12 +282,14 @@ def typeset_maths(page: str, timeout: int = 120) -> str:
     return done.stdout
 
 
-def offline_page(nb: nbformat.NotebookNode) -> str:
-    """``notebook_page`` with its maths typeset; when it cannot be typeset, the TeX stays and a note on top says why."""
-    page = notebook_page(nb)
+def offline_page(nb: nbformat.NotebookNode, language: str = ENGLISH) -> str:
+    """``notebook_page`` with its maths typeset; when it cannot be typeset, the TeX stays and a note on top says
+    why. The page's own words are in ``language`` (the notebook's)."""
+    page = notebook_page(nb, language)
     try:
         return typeset_maths(page)
     except CourseError as error:
-        note = (f'<p class="maths-note">The maths on this page is shown as TeX: the grader could not typeset it '
-                f"({html.escape(str(error))}).</p>")
+        note = ('<p class="maths-note">' + gettext("The maths on this page is shown as TeX: the grader could not "
+                                                   "typeset it ({reason}).", language).format(reason=html.escape(str(error)))
+                + "</p>")
         return page.replace("<main>", "<main>\n" + note, 1)

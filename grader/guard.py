@@ -23,7 +23,8 @@ package is not importable), and this module, before any submitted code runs:
 This raises the cost of cheating from one line to a deliberate attack on the grader; it is not a proof.
 What is left (documented in the instructor guide): code that reaches the guard's own frames and objects.
 Configuration comes from the JSON file named by GRADER_GUARD: {"test_cells": [sha256, ...],
-"bindings": [[name, module, attribute or null], ...], "trusted": [folder, ...]}.
+"bindings": [[name, module, attribute or null], ...], "trusted": [folder, ...], "language": "en" or "zh_CN"};
+a test's failure message is shown in the notebook's language (tinyformer.i18n).
 """
 
 from __future__ import annotations
@@ -191,6 +192,13 @@ def main() -> None:
     with open(os.environ["GRADER_GUARD"]) as handle:
         config = json.load(handle)
     tests = frozenset(config["test_cells"])
+    # the notebook's language (its Chinese edition gets its messages in Chinese: tinyformer.i18n)
+    os.environ["TINYFORMER_LANGUAGE"] = config.get("language") or "en"
+    try:
+        from tinyformer.i18n import translate
+    except ImportError:
+        def translate(text: str) -> str:
+            return text
     trusted = tuple(os.path.join(os.path.realpath(p), "") for p in
                     [sys.prefix, sys.base_prefix, sys.exec_prefix, *config.get("trusted", [])])
     here = os.path.abspath(__file__)
@@ -294,6 +302,9 @@ def main() -> None:
                                   + ", ".join(sorted(set(changed))[:5]))
         except BaseException as error:  # noqa: BLE001 (SystemExit and KeyboardInterrupt too: the test failed)
             result.error_in_exec = error
+            if (_isinstance(error, AssertionError) and not _getattr(error, "translated", False) and error.args
+                    and _isinstance(error.args[0], str)):  # a test's own message, in the notebook's language
+                error.args = (translate(error.args[0]), *error.args[1:])
             shell.showtraceback()
         finally:
             user_ns["__builtins__"] = saved_builtins

@@ -9,8 +9,11 @@ Accepted layouts (a .zip of any of them too):
 - plain:    ``<student>.ipynb`` or ``<student>/<anything>.ipynb``
 
 Which chapter a notebook belongs to is read from its content (the nbgrader grade_ids of its cells), not
-from its file name, so a renamed file is graded as what it is. A student who handed in no notebook, only
-other files, is reported (refused: "not a Jupyter notebook"), not silently left out.
+from its file name, so a renamed file is graded as what it is, and the Chinese edition (NN-slug.zh.ipynb: the
+same graded cells) as its chapter. Of two notebooks of one chapter from one student, an untouched one is not
+graded over an answered one (nbgrader's exchange hands in the whole folder: the English and the Chinese
+edition). A student who handed in no notebook, only other files, is reported (refused: "not a Jupyter
+notebook"), not silently left out.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import CourseError, chapter_ids, source_notebook
+from .course import CHAPTERS, CourseError, chapter_ids, source_notebook
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a submitted notebook larger than this is refused unread
 MAX_ZIP_BYTES = 2 * 2**30  # what a zip may unpack to, in all
@@ -50,6 +53,30 @@ def _student_id(name: str) -> str:
 def _grade_ids(chapter: str) -> frozenset[str]:
     nb = json.loads(source_notebook(chapter).read_text())
     return frozenset(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]) - {None}
+
+
+@functools.cache
+def _stubs(chapter: str) -> dict[str, str]:
+    """The student edition's solution cells (the stubs a learner replaces), by grade_id."""
+    nb = json.loads((CHAPTERS / chapter / f"{chapter}.ipynb").read_text())
+    return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+
+
+def _answered(path: Path, chapter: str) -> bool:
+    """Whether a notebook has any solution cell changed from the student edition's stub."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    stubs = _stubs(chapter)
+    for cell in cells:
+        grade_id = (cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}).get("grade_id")
+        if grade_id in stubs:
+            source = cell.get("source", "")
+            if ("".join(source) if isinstance(source, list) else source) != stubs[grade_id]:
+                return True
+    return False
 
 
 def identify_chapter(path: Path, chapters: list[str]) -> tuple[str | None, str | None]:
@@ -104,8 +131,10 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
         if chapters and chapter not in chapters:
             continue
         key = (student, chapter)
-        if key in found:  # two notebooks of one chapter from one student: grade the later one, say so
-            earlier, later = sorted([found[key], (order, submission)], key=lambda pair: pair[0])
+        if key in found:  # two notebooks of one chapter from one student: grade the later one, say so; but of
+            # an untouched copy and an answered one (the English and the Chinese edition, say), the answered one
+            earlier, later = sorted([found[key], (order, submission)],
+                                    key=lambda pair: (_answered(pair[1].path, chapter), pair[0]))
             earlier[1].problem = f"an earlier hand-in of {chapter}: {later[1].path.relative_to(where)} is graded instead"
             problems.append(earlier[1])
             found[key] = later

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -152,6 +153,8 @@ def withholding_package(chapter: str, target: Path) -> Path:
                        "    if name in _WITHHELD:\n        raise ImportError(_WITHHELD[name])\n"
                        "    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')\n")
         (target / path.name).write_text(source)
+    if (PACKAGE / "locale").is_dir():  # the learner's messages in Chinese (tinyformer/i18n.py)
+        shutil.copytree(PACKAGE / "locale", target / "locale", dirs_exist_ok=True)
     return target
 
 

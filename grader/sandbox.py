@@ -138,7 +138,8 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
     return argv
 
 
-def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Path, display_name: str) -> None:
+def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Path, display_name: str,
+                     env: dict | None = None) -> None:
     """A kernelspec named python3 under ``jupyter`` (a JUPYTER_PATH entry) that starts ``argv`` with the
     guard's configuration in ``guard_file`` (readable by the kernel's user). The kernel is interrupted by a
     message (the kernel signals itself): a signal to the process group the grader started would not reach a
@@ -147,7 +148,7 @@ def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Pa
     spec.mkdir(parents=True, exist_ok=True)
     guard_file.write_text(json.dumps(guard))
     os.chmod(guard_file, 0o644)
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "env": {"GRADER_GUARD": str(guard_file)},
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "env": {"GRADER_GUARD": str(guard_file), **(env or {})},
                                                  "display_name": display_name, "language": "python",
                                                  "interrupt_mode": "message"}))
 

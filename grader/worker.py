@@ -7,6 +7,7 @@ result JSON (atomically) and the learner's HTML feedback; the batch alone writes
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
+from tinyformer.i18n import gettext
 
 from .authoring import is_test_cell, marked_lines
 from .autograde import ANSI, grade_in_course, prepare_course
@@ -48,18 +50,30 @@ def feedback_html(graded: Path, result, title: str, matches_reference: list[str]
                 if o.get("output_type") == "error" else o
                 for o in cell.outputs
             ]
+    from .autograde import NOT_DONE, notebook_language
+
+    _ = functools.partial(gettext, language=notebook_language(nb, graded))  # the page is in the notebook's language
+
+    def first_error(message: str | None) -> str:
+        first = (message or "").splitlines()[0] if message else ""
+        return _as_text(_(first) if first == NOT_DONE else first)
+
     rows = "\n".join(
-        f"| `{c.grade_id}` | {'graded by hand' if c.manual else f'{c.score:g}'} | {c.max_score:g} | "
-        f"{_as_text(c.message.splitlines()[0]) if c.message else ''} |"
+        f"| `{c.grade_id}` | {_('graded by hand') if c.manual else f'{c.score:g}'} | {c.max_score:g} | "
+        f"{first_error(c.message)} |"
         for c in result.cells)
-    summary = (f"# Feedback: {title}\n\nAutograded score: **{result.score:g} / {result.max_score:g}** "
-               f"(written answers are graded by hand).\n\n| test | points | out of | first error |\n| --- | --- | --- | --- |\n{rows}\n")
+    summary = (_("# Feedback: {title}").format(title=title) + "\n\n"
+               + _("Autograded score: **{score} / {max_score}** (written answers are graded by hand).").format(
+                   score=f"{result.score:g}", max_score=f"{result.max_score:g}")
+               + "\n\n| " + " | ".join([_("test"), _("points"), _("out of"), _("first error")])
+               + f" |\n| --- | --- | --- | --- |\n{rows}\n")
     if matches_reference:
-        summary += (f"\n**To be reviewed:** {', '.join(f'`{g}`' for g in matches_reference)} matches the reference "
-                    "(the course's own solution, up to names and formatting); a person will look at it.\n")
+        summary += "\n" + _("**To be reviewed:** {cells} matches the reference (the course's own solution, up to names "
+                            "and formatting); a person will look at it.").format(
+                                cells=", ".join(f"`{g}`" for g in matches_reference)) + "\n"
     # mathjax_ignore: a `$` pair in a message stays text (MathJax skips the table)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(f'<div class="mathjax_ignore">\n\n{summary}\n</div>'))
-    return offline_page(nb)
+    return offline_page(nb, notebook_language(nb, graded))
 
 
 def main(request_path: str) -> int:

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from grader.course import ROOT
+from tinyformer.i18n import gettext
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -113,27 +114,66 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser):
         text = page.evaluate("() => document.body.innerText")
         assert "Traceback (most recent call last)" not in text, f"{name}: shows a traceback"
         assert page.evaluate("() => document.querySelectorAll('.output.traceback, .output.stderr').length") == 0, name
+        chinese = path.relative_to(site).parts[0] == "zh"
         if "chapters" in path.parts:  # (the instructor guide names the markers in its prose)
             assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text, f"{name}: shows a solution"
             assert "raise NotImplementedError()" in text, f"{name}: the exercise stubs are missing"
             # test cells: code folded under "Show the tests", output shown
-            folded = page.evaluate("""() => Array.from(document.querySelectorAll('.cell.tag_hide-input')).map(cell => {
+            show = gettext("Show the tests", "zh_CN" if chinese else "en")
+            folded = page.evaluate("""(show) => Array.from(document.querySelectorAll('.cell.tag_hide-input')).map(cell => {
                 const summary = cell.querySelector('summary'), output = cell.querySelector('.cell_output');
-                return [summary !== null && summary.innerText.includes('Show the tests'),
+                return [summary !== null && summary.innerText.includes(show),
                         !cell.querySelector('.cell_input').checkVisibility(),
-                        output === null || output.checkVisibility()]; })""")
+                        output === null || output.checkVisibility()]; })""", show)
             assert folded and all(all(cell) for cell in folded), f"{name}: test cells not folded, output shown"
             chapter = path.stem
             links = "() => Array.from(document.querySelectorAll('.dropdown-launch-buttons a'), a => a.href)"
             launch = page.evaluate(links)
             assert len(launch) >= 2, f"{name}: no launch buttons {launch}"
-            assert all(f"/chapters/{chapter}/{chapter}.ipynb" in href for href in launch), f"{name}: {launch}"
+            notebook = f"/chapters/{chapter}/{chapter}{'.zh.ipynb' if chinese else '.ipynb'}"
+            assert all(notebook in href for href in launch), f"{name}: {launch}"
         assert not visit.errors, f"{name}: console errors {visit.errors}"
         left = raw_tex(page.evaluate(TEXT_OUTSIDE_MATHS_AND_CODE))  # (takes the maths and code off the page)
         assert not left, f"{name}: raw TeX in the text: {left}"
         close(visit)
         checked.append(name)
     assert any("chapters" in name for name in checked), checked
+
+
+# A glyph's width in the page's own font: a character the fonts lack is drawn as the same empty box ("tofu")
+# as U+FFFF, a non-character that no font has.
+GLYPHS = """(text) => { const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = getComputedStyle(document.querySelector('main p') || document.body).font;
+    const box = ctx.measureText('\\uffff').width;
+    return Array.from(text).map(ch => ctx.measureText(ch).width !== box); }"""
+
+
+def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_other_edition(site, browser):
+    chapter = site / "zh" / "book" / "chapters" / "03-attention.html"
+    visit = open_offline(browser, chapter.as_uri())
+    page = visit.page
+    assert page.evaluate("() => document.documentElement.lang").startswith("zh")
+    text = page.evaluate("() => document.querySelector('main').innerText")
+    hanzi = "".join(dict.fromkeys(ch for ch in text if "\u4e00" <= ch <= "\u9fff"))[:40]
+    assert len(hanzi) >= 20, "the Chinese chapter page has hardly any Chinese text"
+    drawn = page.evaluate(GLYPHS, hanzi)
+    assert all(drawn), f"characters drawn as empty boxes (no Chinese font?): {[c for c, ok in zip(hanzi, drawn) if not ok]}"
+    page.screenshot(path=str(SCREENSHOTS / "zh__chapter-03-top.png"))
+    page.click(".btn-language-switch-button")
+    page.wait_for_load_state("load")
+    assert page.url == (site / "book" / "chapters" / "03-attention.html").as_uri()
+    page.click(".btn-language-switch-button")
+    page.wait_for_load_state("load")
+    assert page.url == chapter.as_uri()
+    close(visit)
+    # the search page of the Chinese edition finds the chapters by a Chinese word
+    visit = open_offline(browser, (site / "zh" / "search.html").as_uri() + "?q=%E6%B3%A8%E6%84%8F%E5%8A%9B")  # 注意力
+    visit.page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0", timeout=30000)
+    found = visit.page.evaluate("() => Array.from(document.querySelectorAll('#search-results li a'), a => a.href)")
+    assert any("03-attention" in href for href in found), found
+    visit.page.screenshot(path=str(SCREENSHOTS / "zh__search.png"))
+    assert not visit.errors and not visit.outside, (visit.errors, visit.outside)
+    close(visit)
 
 
 def test_the_offline_guard_refuses_and_reports_an_outside_request_and_a_console_error(browser, tmp_path):

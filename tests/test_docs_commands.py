@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.submissions import completed, save, student_edition
+from tests.submissions import completed, mutate, save, student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]
@@ -133,10 +133,16 @@ def _experiments(command: str, tmp_path: Path) -> None:
 def _autograde(command: str, tmp_path: Path) -> None:
     """The instructor's command, from a folder holding the LMS's submissions.zip (a small Canvas class of chapter
     01), with its default --out: relative paths, as an instructor types them."""
+    from grader.translation import translate_notebook
+
     chapter = "01-rnn-limits"
     class_folder = tmp_path / "export"
     save(completed(chapter), class_folder / f"lovelaceada_101_9001_{chapter}.ipynb")
     save(student_edition(chapter), class_folder / f"babbagecharles_102_9002_{chapter}.ipynb")
+    # the same wrong answer in the English and in the Chinese edition: the same score, messages in each language
+    no_tanh = {"rnn_forward": mutate(chapter, "rnn_forward", ("torch.tanh(", "("))}
+    save(completed(chapter, no_tanh), class_folder / f"noethemmy_104_9004_{chapter}.ipynb")
+    save(translate_notebook(completed(chapter, no_tanh), chapter), class_folder / f"wangxiaoming_103_9003_{chapter}.zh.ipynb")
     with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as archive:
         for path in sorted(class_folder.iterdir()):
             archive.write(path, path.name)
@@ -144,9 +150,19 @@ def _autograde(command: str, tmp_path: Path) -> None:
     _ok(done)
     with open(tmp_path / "grading" / "grades.csv") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
+    wrong = float(rows["noethemmy_104"]["score"])
     assert {s: (float(r["score"]), r["status"]) for s, r in rows.items()} == \
-        {"lovelaceada_101": (9.0, "graded"), "babbagecharles_102": (0.0, "graded")}, rows
+        {"lovelaceada_101": (9.0, "graded"), "babbagecharles_102": (0.0, "graded"),
+         "noethemmy_104": (wrong, "graded"), "wangxiaoming_103": (wrong, "graded")}, rows
+    assert 0 < wrong < 9
     assert (tmp_path / "grading" / "feedback" / "lovelaceada_101" / f"{chapter}.html").exists()
+    english, chinese = ((tmp_path / "grading" / "feedback" / who / f"{chapter}.html").read_text()
+                        for who in ("noethemmy_104", "wangxiaoming_103"))
+    from tinyformer.i18n import translate
+
+    hint = translate("did you forget the tanh?", "zh_CN")  # (the page shows the tests' code: English there)
+    assert re.search(r"[\u4e00-\u9fff]", hint) and 'lang="zh-CN"' in chinese and 'lang="zh-CN"' not in english
+    assert hint in chinese and hint not in english, "the test's hint should be in the notebook's language"
     assert (tmp_path / "grading" / "gradebook.db").exists()
 
 
@@ -160,6 +176,7 @@ RUN_HERE = {
     "make chapters": _succeeds,
     "python -m grader lint": _succeeds,
     "python -m grader website": _succeeds,
+    "python -m grader translations": _succeeds,
     "python -m tinyformer.train --model gpt --steps 300": _train,
     "git clone <this repository> tinyformer-course": _clone,
     "cd tinyformer-course": _cd_clone,

@@ -52,9 +52,10 @@ def test_code_is_left_as_written_and_targets_and_comments_are_removed():
     assert out.endswith("$$\nx = 1\n$$")
 
 
+@pytest.mark.parametrize("edition", [".ipynb", ".zh.ipynb"])
 @pytest.mark.parametrize("chapter", chapter_ids())
-def test_no_raw_myst_is_left_in_a_chapter(chapter):
-    nb = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}.ipynb", as_version=4)
+def test_no_raw_myst_is_left_in_a_chapter(chapter, edition):
+    nb = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}{edition}", as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             out = myst_as_markdown(cell.source, ENTRIES)

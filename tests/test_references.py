@@ -130,3 +130,19 @@ def test_the_reference_is_recognised_and_the_student_edition_is_not(chapter, tmp
 def test_a_broken_notebook_matches_nothing(tmp_path):
     (tmp_path / "broken.ipynb").write_text("{ not json")
     assert reference_matches(tmp_path / "broken.ipynb", source_notebook(chapter_ids()[0])) == []
+
+
+def test_the_self_check_withholds_the_reference_as_the_instructors_grading_does(tmp_path):
+    """Without the sandbox (the learner's self-check, --unsafe-no-sandbox) the kernel imports the same package as
+    in it: an answer that only imports the reference scores what the instructor's grading gives it, not full marks."""
+    from grader.autograde import autograde
+
+    chapter = "01-rnn-limits"
+    cheat = save(completed(chapter, {"rnn_forward": "from tinyformer.rnn import rnn_forward"}), tmp_path / "cheat.ipynb")
+    honest = save(completed(chapter), tmp_path / "honest.ipynb")
+    results = autograde(chapter, {"cheat": cheat, "honest": honest})
+    lost = {c.grade_id for c in results["cheat"].auto_cells if c.score < c.max_score}
+    assert lost == {"test_rnn_forward_shapes", "test_rnn_forward_values"}, lost
+    assert results["honest"].score == results["honest"].max_score
+    # the locale data travels with the package copy: a Chinese notebook's messages are Chinese there too
+    assert (withholding_package(chapter, tmp_path / "copy" / "tinyformer") / "locale" / "zh_CN").is_dir()

@@ -35,9 +35,10 @@ class Page(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.parametrize("edition", ["", "zh"])
 @pytest.mark.parametrize("chapter", chapter_ids())
-def test_chapter_page_shows_figures_maths_and_stubs_only(site, chapter):
-    path = site / "book" / "chapters" / f"{chapter}.html"
+def test_chapter_page_shows_figures_maths_and_stubs_only(site, chapter, edition):
+    path = site / edition / "book" / "chapters" / f"{chapter}.html"
     html = path.read_text()
     page = Page(path)
     figures = [src for src in page.images if "_images/" in src]
@@ -76,7 +77,37 @@ def test_every_page_links_resolve(site):
 def test_front_matter_pages_are_built(site):
     for page in ["intro", "setup", "using-the-course", "instructor-guide", "references"]:
         assert (site / "book" / f"{page}.html").exists()
+        assert (site / "zh" / "book" / f"{page}.html").exists()
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert (site / "zh" / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def _alternate(path: Path) -> Path:
+    match = re.search(r'<link rel="alternate" hreflang="[^"]+" href="([^"]+)"', path.read_text())
+    assert match, f"{path}: no link to the page in the other language"
+    return (path.parent / match[1]).resolve()
+
+
+def test_every_page_links_to_the_same_page_in_the_other_language(site):
+    english = sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in ("zh", "_static")
+                     and p.name not in ("genindex.html", "search.html") and "refresh" not in p.read_text()[:500])
+    assert len(english) >= 14
+    for path in english:
+        chinese = _alternate(path)
+        assert chinese == (site / "zh" / path.relative_to(site)).resolve() and chinese.exists(), path
+        assert _alternate(chinese) == path.resolve()
+        assert 'lang="zh-CN"' in chinese.read_text()[:400] and "btn-language-switch-button" in chinese.read_text()
+
+
+def test_the_chinese_site_is_in_chinese_and_its_search_finds_chinese_words(site):
+    from grader.translation import LOCALE, site_word
+
+    index = (site / "zh" / "searchindex.js").read_text()
+    for word in ("注意力", "编码器", "解码器"):  # jieba splits the text into words for Sphinx's index
+        assert f'"{word}"' in index, f"the Chinese search index has no {word!r}"
+    intro = (site / "zh" / "book" / "intro.html").read_text()
+    assert site_word("Chapters") != "Chapters" and site_word("Chapters") in intro
+    assert (LOCALE / "site.po").exists()
 
 
 def test_a_failing_notebook_stops_the_build_naming_the_cell(tmp_path):

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch.overrides import TorchFunctionMode
 
+from .i18n import _, translate, translating_assertions
+
 _Tensor = torch.Tensor
 _allclose = torch.allclose
 _isfinite = torch.isfinite
@@ -22,7 +24,19 @@ _no_grad = torch.no_grad
 
 
 class CheckFailure(AssertionError):
-    """A failed check; its message explains what was expected and, when recognised, what went wrong."""
+    """A failed check; its message explains what was expected and, when recognised, what went wrong.
+    It is written in the notebook's language (tinyformer.i18n)."""
+
+    translated = True  # already in the notebook's language: translating_assertions leaves it alone
+
+
+def passed(message: str) -> None:
+    """Print a test's success line (``passed("rnn_forward works.")``) in the notebook's language."""
+    print(translate(message))
+
+
+# In a Chinese notebook a plain ``assert ..., "message"`` of a test cell is shown translated too.
+translating_assertions()
 
 
 def check_tensor(
@@ -44,53 +58,56 @@ def check_tensor(
         hints:    pairs ``(wrong_answer, message)``: when ``actual`` equals a known wrong answer
                   (for instance the result of a transposed weight), the message says so.
     """
+    name = translate(name)
     if type(actual) is not _Tensor:
-        raise CheckFailure(f"{name} should be a torch.Tensor, got {type(actual).__name__}.")
+        raise CheckFailure(_("{name} should be a torch.Tensor, got {kind}.").format(name=name, kind=type(actual).__name__))
+    shapes = {"name": name, "actual": tuple(actual.shape), "expected": tuple(expected.shape)}
     if tuple(actual.shape) != tuple(expected.shape):
         for wrong, message in hints:
             if tuple(actual.shape) == tuple(wrong.shape) and _close(actual, wrong, atol, rtol):
-                raise CheckFailure(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}: {message}")
-        raise CheckFailure(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.")
+                raise CheckFailure(_("{name} has shape {actual}, expected {expected}: {hint}").format(
+                    **shapes, hint=translate(message)))
+        raise CheckFailure(_("{name} has shape {actual}, expected {expected}.").format(**shapes))
     if actual.dtype != expected.dtype:
-        raise CheckFailure(f"{name} has dtype {actual.dtype}, expected {expected.dtype}: {_dtype_hint(actual.dtype, expected.dtype)}")
+        raise CheckFailure(_("{name} has dtype {actual}, expected {expected}: {hint}").format(
+            name=name, actual=actual.dtype, expected=expected.dtype, hint=_dtype_hint(actual.dtype, expected.dtype)))
     if _close(actual, expected, atol, rtol):
         return
     for wrong, message in hints:
         if tuple(actual.shape) == tuple(wrong.shape) and _close(actual, wrong, atol, rtol):
-            raise CheckFailure(f"{name} has the wrong values: {message}")
+            raise CheckFailure(_("{name} has the wrong values: {hint}").format(name=name, hint=translate(message)))
     with _no_grad():
         a, e = actual.detach().to("cpu", torch.float64), expected.detach().to("cpu", torch.float64)
         if not bool(_isfinite(a).all()):
-            raise CheckFailure(f"{name} contains NaN or infinite values.")
+            raise CheckFailure(_("{name} contains NaN or infinite values.").format(name=name))
         worst = (a - e).abs().flatten().argmax().item()
         index = tuple(int(i) for i in _unravel(worst, tuple(e.shape)))
-    raise CheckFailure(
-        f"{name} has the wrong values: at index {index} got {a[index].item():.6g}, "
-        f"expected {e[index].item():.6g} (the largest difference)."
-    )
+    raise CheckFailure(_(
+        "{name} has the wrong values: at index {index} got {actual:.6g}, expected {expected:.6g} (the largest difference)."
+    ).format(name=name, index=index, actual=a[index].item(), expected=e[index].item()))
 
 
 def _dtype_hint(actual: torch.dtype, expected: torch.dtype) -> str:
     if expected.is_floating_point and actual.is_floating_point:
-        return "keep the dtype of the inputs (create new tensors with dtype=x.dtype, or x.new_zeros(...))."
+        return _("keep the dtype of the inputs (create new tensors with dtype=x.dtype, or x.new_zeros(...)).")
     if expected.is_floating_point:
-        return "the result should be floating point (an integer tensor cannot hold these values: use .float() or dtype=)."
+        return _("the result should be floating point (an integer tensor cannot hold these values: use .float() or dtype=).")
     if expected == torch.bool:
-        return "the result should be a boolean tensor (True/False), e.g. from a comparison."
+        return _("the result should be a boolean tensor (True/False), e.g. from a comparison.")
     if actual.is_floating_point:
-        return f"the result should hold integers ({expected}), e.g. ids or indices, not floats."
-    return f"use {expected}."
+        return _("the result should hold integers ({dtype}), e.g. ids or indices, not floats.").format(dtype=expected)
+    return _("use {dtype}.").format(dtype=expected)
 
 
 def describe(value: object) -> str:
     """A short description of an argument for messages: a tensor by its shape and dtype."""
     if type(value) is _Tensor:
         dtype = "" if value.dtype == torch.float32 else f", {str(value.dtype).replace('torch.', '')}"
-        return f"tensor of shape {tuple(value.shape)}{dtype}"
+        return _("tensor of shape {shape}{dtype}").format(shape=tuple(value.shape), dtype=dtype)
     if callable(value) and not isinstance(value, type):
-        return "a function" if getattr(value, "__name__", "<lambda>").startswith("<") else value.__name__
+        return _("a function") if getattr(value, "__name__", "<lambda>").startswith("<") else value.__name__
     if isinstance(value, (list, tuple)) and len(repr(value)) > 60:
-        return f"{type(value).__name__} of length {len(value)}"
+        return _("{kind} of length {length}").format(kind=type(value).__name__, length=len(value))
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -109,8 +126,11 @@ def call(name: str, fn: Callable, *args: object, hint: str = "", **kwargs: objec
         raise
     except Exception as error:  # the learner's code failed: say where, with what
         inputs = ", ".join([describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()])
-        message = f"{name}({inputs}) raised {type(error).__name__}: {error}"
-        raise CheckFailure(message.rstrip(".") + "." + (f" Hint: {hint}" if hint else "")) from None
+        message = _("{call} raised {error}: {message}").format(
+            call=f"{name}({inputs})", error=type(error).__name__, message=error).rstrip(".") + "."
+        if hint:
+            message += " " + _("Hint: {hint}").format(hint=translate(hint))
+        raise CheckFailure(message) from None
 
 
 class _Recorder(TorchFunctionMode):

@@ -11,6 +11,9 @@ A learner wants the student edition, chapters/NN-slug/NN-slug.ipynb, which is in
 
 The theme has no option for a per-page notebook path, so this runs on ``html-page-context`` after the
 theme has filled ``header_buttons`` (priority 501) and before the page is rendered.
+
+The Chinese edition (built from _build/zh/) sets ``student_notebook_suffix = ".zh.ipynb"`` and
+``student_notebooks_root`` (the repository, where chapters/ is): its buttons open chapters/NN-slug/NN-slug.zh.ipynb.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from pathlib import Path
 PAGE = re.compile(r"^book/chapters/(?P<chapter>\d\d-[a-z0-9-]+)$")
 
 
-def student_notebook(pagename: str) -> str | None:
+def student_notebook(pagename: str, suffix: str = ".ipynb") -> str | None:
     """The student notebook of a chapter page, relative to the repository root, or None for other pages."""
     match = PAGE.match(pagename)
     if match is None:
         return None
     chapter = match["chapter"]
-    return f"chapters/{chapter}/{chapter}.ipynb"
+    return f"chapters/{chapter}/{chapter}{suffix}"
+
+
+def _root(app) -> Path:
+    return Path(app.config.student_notebooks_root or app.srcdir)
 
 
 def retarget_buttons(buttons: list[dict], pagename: str, student: str, sources_url: str) -> int:
@@ -54,8 +61,8 @@ def retarget_buttons(buttons: list[dict], pagename: str, student: str, sources_u
 
 
 def _page_context(app, pagename, templatename, context, doctree):
-    student = student_notebook(pagename)
-    if student is None or not (Path(app.srcdir) / student).exists() or "header_buttons" not in context:
+    student = student_notebook(pagename, app.config.student_notebook_suffix)
+    if student is None or not (_root(app) / student).exists() or "header_buttons" not in context:
         return
     retarget_buttons(context["header_buttons"], pagename, student, context["pathto"]("_sources", 1))
 
@@ -64,14 +71,16 @@ def _copy_student_notebooks(app, exception):
     if exception is not None or app.builder.format != "html":
         return
     for docname in app.env.found_docs:
-        student = student_notebook(docname)
-        if student is not None and (Path(app.srcdir) / student).exists():
+        student = student_notebook(docname, app.config.student_notebook_suffix)
+        if student is not None and (_root(app) / student).exists():
             target = Path(app.outdir) / "_sources" / student
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(Path(app.srcdir) / student, target)
+            shutil.copyfile(_root(app) / student, target)
 
 
 def setup(app):
+    app.add_config_value("student_notebook_suffix", ".ipynb", "html")
+    app.add_config_value("student_notebooks_root", "", "html")
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_student_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
