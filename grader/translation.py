@@ -172,18 +172,24 @@ def _fstring_pattern(node: ast.JoinedStr, source: str) -> str:
 
 def _string(node: ast.AST, source: str) -> tuple[str, bool] | None:
     """A message written in code: a string constant, an f-string as a pattern, or a sum of them
-    (``"..." + f"..."``) as one."""
+    (``"..." + f"..."``) as one; an expression added to a string (``f"..." + hint(x)``) is a placeholder."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value, False
     if isinstance(node, ast.JoinedStr):
         return _fstring_pattern(node, source), True
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _string(node.left, source), _string(node.right, source)
-        if left is not None and right is not None:
-            escape = (lambda text, pattern: text if pattern else text.replace("{", "{{").replace("}", "}}"))
-            if left[1] or right[1]:
-                return escape(*left) + escape(*right), True
+        if left is None and right is None:
+            return None
+        if left is not None and right is not None and not (left[1] or right[1]):
             return left[0] + right[0], False
+
+        def pattern(part: tuple[str, bool] | None, operand: ast.AST) -> str:
+            if part is None:  # an expression added to a message (a hint from a helper): a placeholder
+                return "{" + (ast.get_source_segment(source, operand) or ast.unparse(operand)) + "}"
+            return part[0] if part[1] else part[0].replace("{", "{{").replace("}", "}}")
+
+        return pattern(left, node.left) + pattern(right, node.right), True
     return None
 
 

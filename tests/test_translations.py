@@ -187,3 +187,11 @@ def test_of_an_english_and_a_chinese_hand_in_the_answered_one_is_graded(tmp_path
     found = collect(tmp_path / "submitted", tmp_path / "scratch")
     graded = [s for s in found if s.problem is None]
     assert [s.path.name for s in graded] == [f"{chapter}.zh.ipynb"]
+
+
+def test_a_message_with_a_helpers_hint_added_is_found_and_translated_with_the_hint():
+    source = 'raise AssertionError(f"got {tuple(x.shape)}." + _hint(x))\nvalue = total + count'
+    assert translation.test_cell_messages(source) == [("got {tuple(x.shape)}.{_hint(x)}", True)]
+    catalogue = i18n.Catalogue({" Did you sum?": " 你求和了吗？"},
+                               [("got {tuple(x.shape)}.{_hint(x)}", "得到 {tuple(x.shape)}。{_hint(x)}")])
+    assert catalogue.translate("got (2, 3). Did you sum?") == "得到 (2, 3)。 你求和了吗？"
