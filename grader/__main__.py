@@ -119,7 +119,7 @@ def _website(args) -> int:
 def _check(args) -> int:
     from .autograde import self_check
 
-    return self_check(args.notebook, resolve_chapters([args.chapter])[0] if args.chapter else None)
+    return self_check(args.notebook, resolve_chapters([args.chapter], graded=True)[0] if args.chapter else None)
 
 
 def _autograde(args) -> int:
@@ -135,7 +135,7 @@ def _autograde(args) -> int:
                           "(the default, 6, fits every chapter)")
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
                     memory_bytes=int(args.memory_gb * 2**30))
-    chapters = resolve_chapters(args.chapter) if args.chapter else None
+    chapters = resolve_chapters(args.chapter, graded=True) if args.chapter else None
     run_batch(Path(args.submissions), Path(args.out), args.db_url, args.jobs, args.shard,
               not args.unsafe_no_sandbox, limits, chapters, args.regrade)
     return 0

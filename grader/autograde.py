@@ -28,7 +28,7 @@ import nbformat
 from sqlalchemy.exc import SAWarning
 
 from .authoring import generate, is_test_cell, nbgrader_log, read_notebook
-from .course import ROOT, SOLUTIONS, CourseError, chapter_ids, nbgrader_config, source_notebook
+from .course import ROOT, SOLUTIONS, UNGRADED, CourseError, graded_chapter_ids, nbgrader_config, source_notebook
 from .sandbox import Limits, guarded_kernel_argv, install_kernel, write_kernelspec
 from tinyformer.i18n import N_, gettext
 
@@ -468,7 +468,10 @@ def self_check(notebook: str, chapter: str | None = None) -> int:
 
     path = Path(notebook)
     nb = read_notebook(path)  # refuse what is not a notebook, with a clear message
-    found, problem = identify_chapter(path, chapter_ids())
+    found, problem = identify_chapter(path, graded_chapter_ids())
+    if found is None and any(path.name.startswith(ungraded) for ungraded in UNGRADED):
+        raise CourseError(f"{path.name} is the capstone: it has no exercises and is not graded. Run it top to "
+                          "bottom in Jupyter; it says which of your pieces it used, and its last cell checks its results")
     if found is None:
         raise CourseError(f"cannot tell which chapter {path.name} belongs to: {problem}")
     if chapter and chapter != found:

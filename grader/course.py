@@ -14,6 +14,7 @@ SOLUTIONS = ROOT / "solutions"  # nbgrader "source": instructor notebooks
 CHAPTERS = ROOT / "chapters"  # nbgrader "release": student editions, generated
 CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
 CHAPTER_ID = re.compile(r"^\d\d-[a-z0-9]+(-[a-z0-9]+)*$")
+UNGRADED = ("09-capstone",)  # notebooks without exercises: built, translated and checked like a chapter, never graded
 
 
 class CourseError(Exception):
@@ -25,17 +26,27 @@ def chapter_ids() -> list[str]:
     return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and CHAPTER_ID.match(p.name))
 
 
+def graded_chapter_ids() -> list[str]:
+    """The chapters with exercises, which nbgrader grades: every chapter but the capstone."""
+    return [chapter for chapter in chapter_ids() if chapter not in UNGRADED]
+
+
 def source_notebook(chapter: str, solutions: Path = SOLUTIONS) -> Path:
     """solutions/NN-slug/NN-slug.ipynb: one notebook per chapter, named like its folder."""
     return solutions / chapter / f"{chapter}.ipynb"
 
 
-def resolve_chapters(names: list[str] | None) -> list[str]:
+def resolve_chapters(names: list[str] | None, graded: bool = False) -> list[str]:
     """The chapters the user named (all when none), by id or number ("04-multi-head", "04", "4"), refusing
-    unknown names with the list of known ones."""
-    known = chapter_ids()
+    unknown names with the list of known ones; with ``graded``, only chapters with exercises are known."""
+    known = graded_chapter_ids() if graded else chapter_ids()
     if not names:
         return known
+    numbers = {chapter.split("-")[0].lstrip("0") for chapter in UNGRADED}
+    ungraded = [name for name in names if graded and (name in UNGRADED or name.lstrip("0") in numbers)]
+    if ungraded:
+        raise CourseError(f"{', '.join(ungraded)}: the capstone has no exercises and is not graded; "
+                          f"the graded chapters are: {', '.join(known)}")
     by_number = {chapter.split("-")[0].lstrip("0"): chapter for chapter in known}
     resolved = [name if name in known else by_number.get(name.lstrip("0"), name) for name in names]
     unknown = [name for name, chapter in zip(names, resolved, strict=True) if chapter not in known]

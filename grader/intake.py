@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import CHAPTERS, CourseError, chapter_ids, source_notebook
+from .course import CHAPTERS, CourseError, graded_chapter_ids, source_notebook
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a submitted notebook larger than this is refused unread
 MAX_ZIP_BYTES = 2 * 2**30  # what a zip may unpack to, in all
@@ -114,7 +114,7 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
     problems: list[Submission] = []
     other_files: dict[str, Path] = {}  # student -> a file that is not a notebook
     students_with_notebooks: set[str] = set()
-    known = chapter_ids()
+    known = graded_chapter_ids()
     for path in sorted(where.rglob("*")):
         if not path.is_file() or path.is_symlink() or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(where).parts):
             continue

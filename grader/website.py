@@ -28,7 +28,7 @@ import nbformat
 import yaml
 
 from .authoring import is_test_cell, read_notebook
-from .course import ROOT, CourseError, digest, nbgrader_config, source_notebook
+from .course import ROOT, UNGRADED, CourseError, digest, nbgrader_config, source_notebook
 from tinyformer.i18n import gettext
 
 from .translation import FIGURES_NOTE, FRONT_MATTER, LOCALE, site_word, translate_markdown, translate_notebook
@@ -219,6 +219,8 @@ def _write_if_changed(path: Path, text: str) -> Path:
 
 def _fingerprint(source: Path) -> str:
     data = sorted(p for p in source.parent.rglob("*") if p.is_file() and p != source)  # files the notebook reads
+    if source.parent.name in UNGRADED:  # the capstone reads the other chapters' notebooks too
+        data += sorted(p for p in source.parents[1].glob("*/*.ipynb") if p != source)
     return digest(source, *data)
 
 

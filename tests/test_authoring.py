@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.authoring import MARKERS, lint_source, marked_lines
-from grader.course import CHAPTERS, ROOT, CourseError, chapter_ids, resolve_chapters, source_notebook
+from grader.course import CHAPTERS, ROOT, CourseError, chapter_ids, graded_chapter_ids, resolve_chapters, source_notebook
 
 
 def nbgrader(grade_id=None, solution=False, grade=False, points=None):
@@ -74,8 +74,8 @@ def test_the_command_line_refuses_a_broken_notebook_without_a_traceback(tmp_path
 def test_a_chapter_is_named_by_its_id_or_its_number():
     assert resolve_chapters(["04-multi-head", "4", "08"]) == ["04-multi-head", "04-multi-head", "08-bert-vs-gpt"]
     assert resolve_chapters(None) == chapter_ids()
-    with pytest.raises(CourseError, match="unknown chapter 9, attention; the chapters are: 01-rnn-limits"):
-        resolve_chapters(["9", "attention"])
+    with pytest.raises(CourseError, match="unknown chapter 10, attention; the chapters are: 01-rnn-limits"):
+        resolve_chapters(["10", "attention"])
 
 
 @pytest.mark.parametrize("chapter", chapter_ids())
@@ -88,7 +88,7 @@ def test_student_editions_are_in_sync_with_the_sources():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("chapter", chapter_ids())
+@pytest.mark.parametrize("chapter", graded_chapter_ids())
 def test_student_edition_holds_no_solution_and_no_hidden_test(chapter):
     text = (CHAPTERS / chapter / f"{chapter}.ipynb").read_text()
     for begin, end in MARKERS.values():
@@ -113,3 +113,17 @@ def visible_text(chapter: str) -> str:
     """Everything of a chapter's source outside the solution and hidden-test regions."""
     cells = nbformat.read(source_notebook(chapter), as_version=4).cells
     return "\n".join(line for cell in cells for kind, line in marked_lines(cell.source) if kind is None)
+
+
+def test_the_capstone_is_a_chapter_to_build_and_read_but_not_to_grade():
+    assert "09-capstone" in chapter_ids() and "09-capstone" not in graded_chapter_ids()
+    assert resolve_chapters(["9"]) == ["09-capstone"]
+    with pytest.raises(CourseError, match="the capstone has no exercises and is not graded"):
+        resolve_chapters(["09"], graded=True)
+
+
+def test_a_self_check_of_the_capstone_says_it_is_not_graded():
+    done = subprocess.run([sys.executable, "-m", "grader", "check", "chapters/09-capstone/09-capstone.ipynb"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0 and "is the capstone: it has no exercises and is not graded" in done.stderr
+    assert "Traceback" not in done.stderr

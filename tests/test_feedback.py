@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from grader.course import ROOT, chapter_ids
+from grader.course import ROOT, graded_chapter_ids
 from grader.feedback import bibliography, myst_as_markdown, offline_page, references_markdown
 
 ENTRIES = bibliography()
@@ -53,7 +53,7 @@ def test_code_is_left_as_written_and_targets_and_comments_are_removed():
 
 
 @pytest.mark.parametrize("edition", [".ipynb", ".zh.ipynb"])
-@pytest.mark.parametrize("chapter", chapter_ids())
+@pytest.mark.parametrize("chapter", graded_chapter_ids())
 def test_no_raw_myst_is_left_in_a_chapter(chapter, edition):
     nb = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}{edition}", as_version=4)
     for cell in nb.cells:

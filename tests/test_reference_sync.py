@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 import tinyformer
-from grader.course import chapter_ids, source_notebook
+from grader.course import graded_chapter_ids, source_notebook
 
 
 def tinyformer_definitions() -> dict[str, tuple[str, str]]:
@@ -40,7 +40,7 @@ def tree(source: str) -> str:
     return ast.dump(ast.parse(inspect.cleandoc(source) if source.startswith(" ") else source))
 
 
-@pytest.mark.parametrize("chapter", chapter_ids())
+@pytest.mark.parametrize("chapter", graded_chapter_ids())
 def test_solution_definitions_equal_their_tinyformer_reference(chapter):
     reference = tinyformer_definitions()
     shared = {name: code for name, code in notebook_definitions(chapter).items() if name in reference}

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from grader.course import ROOT, chapter_ids, source_notebook
+from grader.course import ROOT, chapter_ids, graded_chapter_ids, source_notebook
 from grader.references import MIN_NODES, _solution_definitions, normalised, normalised_tree, reference_matches, \
     withheld_pieces, withholding_package
 from tests.submissions import completed, save, student_edition
@@ -117,7 +117,7 @@ def test_a_different_computation_is_not_the_reference(change):
     assert _shape(REFERENCE) != _shape(RENAMED.replace(*change))
 
 
-@pytest.mark.parametrize("chapter", chapter_ids())
+@pytest.mark.parametrize("chapter", graded_chapter_ids())
 def test_the_reference_is_recognised_and_the_student_edition_is_not(chapter, tmp_path):
     source = source_notebook(chapter)
     large = {grade_id for grade_id, node in _solution_definitions(source)

@@ -14,6 +14,9 @@ module                    chapter
 ``tinyformer.decoder``    07 the masked decoder (masks, DecoderLayer, Transformer, greedy and beam search)
 ``tinyformer.bert``       08 BERT (MLM masking, the model, its parameter count)
 ``tinyformer.gpt``        08 GPT (the model, KV cache, generate, its parameter count)
+``tinyformer.pieces``     09 the capstone: ``learner_pieces("chapters")`` builds the GPT of the learner's own answers
+``tinyformer.capstone``   09 the capstone's recipe: training a GPT on tiny Shakespeare, its baselines
+``tinyformer.text``       real text, character-level: tiny Shakespeare, shipped in ``tinyformer/texts/``
 ``tinyformer.train``      training on CPU, GPUs and clusters: ``python -m tinyformer.train --help``
 ``tinyformer.corpus``     the seeded toy language (people, countries, animals) shared by the chapters
 ``tinyformer.data``       seeded synthetic tasks shared by the chapters
@@ -27,3 +30,12 @@ A notebook never imports the reference of the piece it asks the learner to write
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``tinyformer.learner_pieces``, imported when first used (``import tinyformer`` stays light)."""
+    if name == "learner_pieces":
+        from tinyformer.pieces import learner_pieces
+
+        return learner_pieces
+    raise AttributeError(f"module 'tinyformer' has no attribute {name!r}")
