@@ -179,8 +179,7 @@ def _reference_module(name: str, overrides: dict[str, object]) -> tuple[dict[str
     namespace: dict[str, object] = {"__name__": name, "__file__": str(path)}
     exec(compile(source, str(path), "exec"), namespace)
     namespace.update(overrides)
-    defined = [node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
-    return namespace, defined
+    return namespace, _top_level_names(source)
 
 
 def learner_pieces(folder: str | Path = "chapters", chapters: tuple[str, ...] = CHAPTERS) -> LearnerPieces:
