@@ -9,7 +9,7 @@
   python -m grader export canvas|moodle              the graded class's grades as the LMS's import file
   python -m grader experiments [CHAPTER ...]          rerun the experiments under several seeds and thread
                                                       counts: every claim's value and margin, run times
-  python -m grader translations [--update]            check (or update) the Chinese edition's catalogues
+  python -m grader translations [--update] [chapter]  check (or update) the Chinese edition's catalogues
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report", default="_build/experiments.md", help="where the tables go (default: _build/experiments.md)")
 
     p = commands.add_parser("translations", help="check that the Chinese edition translates the English text as it is now")
+    p.add_argument("chapter", nargs="*", help="only these chapters' catalogues, e.g. 03-attention or 3 (default: every "
+                   "catalogue: chapters, pages, the site, README and the messages)")
     p.add_argument("--update", action="store_true", help="bring locale/ up to date with the English text (new entries "
                    "empty, changed ones fuzzy with the old English) and write README.zh.md")
 
@@ -164,10 +166,11 @@ def _experiments(args) -> int:
 def _translations(args) -> int:
     from .translation import check_all, update_all
 
+    only = resolve_chapters(args.chapter) if args.chapter else None
     if args.update:
-        for line in update_all():
+        for line in update_all(only):
             print(line)
-    found = check_all()
+    found = check_all(only)
     if found:
         print(f"the Chinese edition is not in sync with the English text ({len(found)} problems):", file=sys.stderr)
         for problem in found:

@@ -506,21 +506,33 @@ def readme_zh() -> str:
     return README_NOTE + translate_markdown(readme_text(), LOCALE / "README.po")
 
 
-def update_all() -> list[str]:
-    """Update every catalogue and README.zh.md; one line per catalogue saying what changed."""
+def _chosen(only: list[str] | None) -> list[Source]:
+    """Every catalogue, or only the named chapters' (so that two people can update two chapters at once)."""
+    if only is None:
+        return sources()
+    names = {f"chapter {chapter}" for chapter in only}
+    return [source for source in sources() if source.name in names]
+
+
+def update_all(only: list[str] | None = None) -> list[str]:
+    """Update every catalogue (or only those of the chapters ``only`` names) and README.zh.md; one line per
+    catalogue saying what changed."""
     report = []
-    for source in sources():
+    for source in _chosen(only):
         new, changed, dropped = update(source)
         report.append(f"{source.path.relative_to(ROOT)}: {len(source.expected)} entries"
                       + (f", {new} new" if new else "") + (f", {changed} changed (fuzzy)" if changed else "")
                       + (f", {dropped} dropped" if dropped else ""))
-    README_ZH.write_text(readme_zh())
+    if only is None:
+        README_ZH.write_text(readme_zh())
     return report
 
 
-def check_all() -> list[str]:
-    """Every problem of every catalogue, and README.zh.md out of date."""
-    found = [problem for source in sources() for problem in problems(source)]
+def check_all(only: list[str] | None = None) -> list[str]:
+    """Every problem of every catalogue (or of the chapters ``only`` names), and README.zh.md out of date."""
+    found = [problem for source in _chosen(only) for problem in problems(source)]
+    if only is not None:
+        return found
     if not README_ZH.exists() or README_ZH.read_text() != readme_zh():
         found.append("README.zh.md is out of date: run `python -m grader translations --update`")
     return found
