@@ -195,3 +195,16 @@ def test_a_message_with_a_helpers_hint_added_is_found_and_translated_with_the_hi
     catalogue = i18n.Catalogue({" Did you sum?": " 你求和了吗？"},
                                [("got {tuple(x.shape)}.{_hint(x)}", "得到 {tuple(x.shape)}。{_hint(x)}")])
     assert catalogue.translate("got (2, 3). Did you sum?") == "得到 (2, 3)。 你求和了吗？"
+
+
+def test_a_chapters_catalogues_are_checked_and_updated_alone(tmp_path, monkeypatch):
+    stale = _chapter_source(tmp_path, "## Queries\n\nA query asks.", "## 查询\n\n查询提出问题。",
+                            "## Queries\n\nA query asks a question.")
+    monkeypatch.setattr(translation, "sources", lambda: [stale])
+    assert translation.check_all(["01-rnn-limits"]) == []  # another chapter's stale entry is not this one's
+    assert translation.update_all(["01-rnn-limits"]) == [] and translation.problems(stale)[0].endswith("question.")
+    stale.name = "chapter 01-rnn-limits"
+    assert len(translation.check_all(["01-rnn-limits"])) == 1
+    monkeypatch.setattr(translation, "ROOT", tmp_path)  # the report names catalogues relative to the course
+    assert translation.update_all(["01-rnn-limits"]) == [f"{stale.path.relative_to(tmp_path)}: 1 entries, 1 changed (fuzzy)"]
+    assert "fuzzy" in translation.load(stale.path)[0].flags
