@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from tinyformer.corpus import analogy_questions, generate_corpus
 from tinyformer.word2vec import (
     CBOW,
+    CBOWNegativeSampling,
     SkipGramNegativeSampling,
     Vocabulary,
     analogy,
@@ -142,6 +143,30 @@ def test_cbow_ignores_padding():
     b = model(torch.tensor([[2, 3]]))
     torch.testing.assert_close(a, b)
     assert model(torch.tensor([[0, 0]])).abs().sum() == 0  # all padding: a zero context
+
+
+def test_cbow_negative_sampling_is_skipgrams_loss_on_the_mean_context_vector():
+    counts = torch.tensor([0, 0, 5, 3, 9, 1, 2])
+    model = CBOWNegativeSampling(counts, d_embed=4, n_negatives=3)
+    contexts = torch.tensor([[0, 2, 3, 0], [4, 5, 6, 2]])
+    centres = torch.tensor([4, 3])
+    assert model(contexts, centres).item() == pytest.approx(4 * math.log(2))  # out_embed starts at 0: K + 1 scores of 0
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model.in_embed.weight.copy_(torch.randn(7, 4, generator=g))
+        model.out_embed.weight.copy_(torch.randn(7, 4, generator=g))
+        model.in_embed.weight[0] = 100.0  # the padding row: it must not count
+    negatives = torch.tensor([[2, 5, 6], [4, 4, 2]])
+    V, U = model.in_embed.weight.detach(), model.out_embed.weight.detach()
+    expected = []
+    for row, o, ns in zip(contexts.tolist(), centres.tolist(), negatives.tolist()):
+        h = torch.stack([V[w] for w in row if w != 0]).mean(0)
+        expected.append(-F.logsigmoid(U[o] @ h) - sum(F.logsigmoid(-(U[n] @ h)) for n in ns))
+    torch.testing.assert_close(model(contexts, centres, negatives), torch.stack(expected).mean())
+    torch.testing.assert_close(model.context_vector(torch.tensor([[0, 0]])), torch.zeros(1, 4))  # all padding: a zero context
+    model(contexts, centres, negatives).backward()
+    assert model.in_embed.weight.grad[0].abs().sum() == 0 and model.in_embed.weight.grad[[2, 3]].abs().sum() > 0
+    assert model.noise.sum().item() == pytest.approx(1.0) and model.sample_negatives(5).shape == (5, 3)
 
 
 def test_cosine_similarity_matrix_by_hand_and_against_torch():

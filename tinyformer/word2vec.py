@@ -176,6 +176,55 @@ class SkipGramNegativeSampling(nn.Module):
         return -(pos + neg).mean()
 
 
+class CBOWNegativeSampling(SkipGramNegativeSampling):
+    """CBOW with negative sampling: the average of the context words' vectors should score the centre word high
+    and ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low. It is skip-gram's loss with
+    the centre's vector v_c replaced by that average h:
+
+    loss = mean over the batch of  -log σ(u_o · h) - Σ_k log σ(-u_k · h)
+
+    with h = the mean of in_embed(w) over the context words w (``pad_id`` slots left out), u_o = out_embed(centre),
+    u_k = out_embed(negative k). The tables, their initialisation, the noise and ``sample_negatives`` are
+    skip-gram's.
+
+    Attributes:
+        in_embed:  nn.Embedding(V, d), the word vectors v (the product of word2vec).
+        out_embed: nn.Embedding(V, d), the vectors u of the predicted (centre) words.
+        noise:     (V,) buffer, the noise distribution.
+        pad_id:    the id of the empty context slots.
+    """
+
+    def __init__(self, counts: Tensor, d_embed: int, n_negatives: int = 5, pad_id: int = 0):
+        super().__init__(counts, d_embed, n_negatives)
+        self.pad_id = pad_id
+
+    def context_vector(self, contexts: Tensor) -> Tensor:
+        """(batch, 2 * window) context ids -> (batch, d) the mean vector of the context words that are not padding."""
+        present = (contexts != self.pad_id).unsqueeze(-1).float()  # (batch, 2w, 1): padding does not count
+        summed = (self.in_embed(contexts) * present).sum(1)  # (batch, d)
+        return summed / present.sum(1).clamp(min=1.0)  # (batch, d)
+
+    def forward(self, contexts: Tensor, centres: Tensor, negatives: Tensor | None = None) -> Tensor:
+        """The loss of a batch of windows.
+
+        Args:
+            contexts:  (batch, 2 * window) int64 context ids, ``pad_id`` where a slot is empty.
+            centres:   (batch,) int64 centre word ids, the words to predict.
+            negatives: (batch, n_negatives) int64 noise ids; drawn with ``sample_negatives`` when None.
+
+        Returns:
+            () the mean loss over the batch.
+        """
+        if negatives is None:
+            negatives = self.sample_negatives(centres.shape[0])
+        h = self.context_vector(contexts)  # (batch, d)
+        u_pos = self.out_embed(centres)  # (batch, d)
+        u_neg = self.out_embed(negatives)  # (batch, K, d)
+        pos = F.logsigmoid((h * u_pos).sum(-1))  # (batch,)
+        neg = F.logsigmoid(-(u_neg @ h.unsqueeze(-1)).squeeze(-1)).sum(-1)  # (batch,)
+        return -(pos + neg).mean()
+
+
 class CBOW(nn.Module):
     """Continuous bag of words: average the context words' vectors, predict the centre word with a softmax
     over the whole vocabulary (small here; word2vec uses negative sampling for large vocabularies).
