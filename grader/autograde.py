@@ -76,7 +76,8 @@ def guard_config(source: Path) -> dict:
     """What the kernel guard (grader/guard.py) needs: the SHA-256 of each test cell's source, and the names the
     notebook's own cells import (re-bound to the originals before every test statement)."""
     nb = read_notebook(source)
-    tests = [hashlib.sha256(c.source.encode()).hexdigest() for c in nb.cells if is_test_cell(c)]
+    tests = [hashlib.sha256(text.encode()).hexdigest() for c in nb.cells if is_test_cell(c)
+             for text in (c.source, restored_test_cell(c.metadata["nbgrader"]["grade_id"], c.source))]
     bindings = []
     for cell in nb.cells:
         if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("solution") or is_test_cell(cell):
@@ -292,6 +293,15 @@ def prepare_course(chapter: str, course: Path) -> str:
     return db_url
 
 
+MISSING_CELL_NOTE = "This cell (id:{cell_id}) was deleted from the submission; the grader put it back.\n\n"  # markdown: a paragraph of its own
+
+
+def restored_test_cell(grade_id: str, source: str) -> str:
+    """A test cell as nbgrader's OverwriteCells puts it back when a learner deleted it: its note as a comment
+    on the first line, then the course's source (the guard recognises it by this text too)."""
+    return "# " + MISSING_CELL_NOTE.format(cell_id=grade_id) + source
+
+
 KERNEL_PACKAGE = "kernel-package/tinyformer"  # in a scratch course: what the sandboxed kernel imports as tinyformer
 
 
@@ -310,10 +320,14 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
 
     target = course / "submitted" / student / chapter
     target.mkdir(parents=True)
-    release = read_notebook(course / "chapters" / chapter / f"{chapter}.ipynb")
-    submitted = _with_test_cells_restored(_without_duplicate_ids(read_notebook(notebook)), release)
+    submitted = _without_duplicate_ids(read_notebook(notebook))
     nbformat.write(submitted, target / f"{chapter}.ipynb")
     config = nbgrader_config(course, db_url)
+    # nbgrader's OverwriteCells restores the course's test cells and puts back the ones a learner deleted
+    # (without, nbgrader scores a missing test cell 0, with no message; restored, it runs, so a correct answer
+    # keeps its points), with MISSING_CELL_NOTE as their first line
+    config.OverwriteCells.add_missing_cells = True
+    config.OverwriteCells.missing_cell_notification = MISSING_CELL_NOTE
     config.Autograde.autograde_preprocessors = [_guarded_execute(deadline), *Autograde.class_traits()["autograde_preprocessors"].default()[1:]]
     limits = limits or (sandbox[1] if sandbox is not None else None)
     if limits is not None:
@@ -377,9 +391,11 @@ def _read_results(graded: Path, db_url: str, chapter: str, student: str) -> Note
 
 
 def _without_duplicate_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """nbgrader refuses a notebook whose graded cells repeat a grade_id (a copied test cell, say). Keep the
-    first cell of each grade_id; later copies of a test cell are dropped (nbgrader restores the test from
-    the source anyway), later copies of a solution cell stay as plain cells (the learner's code is kept)."""
+    """Keep the first cell of each grade_id of a submission (a learner copied a test or a solution cell): later
+    copies of a test cell are dropped (nbgrader restores the test from the source anyway), later copies of a
+    solution cell stay as plain cells (the learner's code is kept). nbgrader's own DeduplicateIds cannot be
+    left to do it: it leaves the copy an empty ``nbgrader`` metadata dict, on which OverwriteCells'
+    ``add_missing_cells`` (which we use) fails with KeyError 'grade_id' (nbgrader 0.9.6)."""
     seen: set[str] = set()
     cells = []
     for cell in nb.cells:
@@ -393,26 +409,6 @@ def _without_duplicate_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             seen.add(grade_id)
         cells.append(cell)
     nb.cells = cells
-    return nb
-
-
-def _with_test_cells_restored(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Put back the test cells a learner deleted, each after the cell that came before it in the student
-    edition. nbgrader scores a missing test cell 0, with no message; restored, it runs (nbgrader then puts its
-    hidden tests in), so a correct answer keeps its points whatever happened to the cell."""
-    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
-    previous = None  # grade_id of the last graded cell of the student edition seen so far
-    for cell in release.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is None:
-            continue
-        if grade_id not in present and is_test_cell(cell):
-            after = next((i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == previous),
-                         None)
-            nb.cells.insert(len(nb.cells) if after is None else after + 1, nbformat.from_dict(dict(cell)))
-            present.add(grade_id)
-        if grade_id in present:
-            previous = grade_id
     return nb
 
 

@@ -60,7 +60,7 @@ def grading_environment(chapters: set[str], hide: list[Path] | None, limits: Lim
 
     from .autograde import guard_config
 
-    modules = {"tinyformer", "tinyformer.testing", "ipykernel"}
+    modules = {"tinyformer", "tinyformer.testing", "ipykernel", "IPython"}  # IPython: the guard builds on it
     for chapter in chapters:
         modules |= {module for _, module, _ in guard_config(source_notebook(chapter))["bindings"]}
     kernel = check_kernel_environment(sorted(modules), hide, limits, sandbox_uid(0))
