@@ -16,6 +16,9 @@ are switches around it, each tested equal to the plain path on CPU (tests/test_t
 ``--compile``               ``torch.compile`` the model (off by default: compiling takes a while)
 ==========================  =======================================================================
 
+Every field of ``TrainConfig`` is an option of the same name in kebab case (``--weight-decay``, ``--warmup``,
+``--grad-clip``, ``--dropout``, ...): ``python -m tinyformer.train --help`` lists them with their defaults.
+
 Under ``torchrun`` each process trains on its own seeded batches and DDP averages the gradients (NCCL on
 CUDA, gloo on CPU), so every rank ends with the same weights.
 """
@@ -26,8 +29,10 @@ import argparse
 import json
 import math
 import os
+import re
 import time
-from dataclasses import asdict, dataclass
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -42,39 +47,77 @@ from tinyformer.multihead import MultiHeadAttention
 from tinyformer.runtime import default_device
 from tinyformer.word2vec import Vocabulary
 
-# Model shapes: (d_model, n_heads, n_layers, context, vocab_size or None for the corpus's vocabulary).
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A model shape that --preset names; d_ff is 4 * d_model, as in GPT-2."""
+
+    d_model: int
+    n_heads: int
+    n_layers: int
+    context: int  # tokens per sequence, unless --context says otherwise
+    vocab_size: int | None = None  # for --data random; None: 64 (--data corpus always uses the corpus's vocabulary)
+
+
 PRESETS = {
-    "tiny": (32, 2, 2, 16, None),  # for tests and smoke runs
-    "chapter08": (128, 4, 4, 64, None),  # the toy models of chapter 08
-    "shakespeare-char": (384, 6, 6, 256, 65),  # nanoGPT's shakespeare_char shape
-    "gpt2-124m": (768, 12, 12, 1024, 50304),  # GPT-2 small; vocabulary padded to a multiple of 64, as nanoGPT does
+    "tiny": ModelPreset(d_model=32, n_heads=2, n_layers=2, context=16),  # for tests and smoke runs
+    "chapter08": ModelPreset(d_model=128, n_heads=4, n_layers=4, context=64),  # the toy models of chapter 08
+    # nanoGPT's shakespeare_char shape
+    "shakespeare-char": ModelPreset(d_model=384, n_heads=6, n_layers=6, context=256, vocab_size=65),
+    # GPT-2 small; the vocabulary padded to a multiple of 64, as nanoGPT does
+    "gpt2-124m": ModelPreset(d_model=768, n_heads=12, n_layers=12, context=1024, vocab_size=50304),
 }
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}  # dense, per GPU
+
+# Dense bf16 tensor-core peak per GPU: NVIDIA's datasheets print twice these, "with sparsity" (2:4 structured
+# sparsity, which a dense model never uses). Keys are words of torch.cuda.get_device_name(): see peak_bf16_flops.
+PEAK_BF16_FLOPS = {
+    "H100": 989e12,  # SXM ("NVIDIA H100 80GB HBM3")
+    "H100 PCIe": 756e12,
+    "H200": 989e12,
+    "GH200": 989e12,  # Grace Hopper: its GPU is an H100/H200
+    "A100": 312e12,  # SXM and PCIe alike
+    "L40S": 362e12,  # 362.05
+    "L4": 121e12,
+    "A10": 125e12,
+}
+
+
+def option(default, help: str, **argparse_options) -> typing.Any:
+    """A TrainConfig field: its default, and the help (and e.g. choices) of its command-line option."""
+    return field(default=default, metadata={"help": help, **argparse_options})
 
 
 @dataclass
 class TrainConfig:
-    model: str = "gpt"  # gpt | bert
-    preset: str = "chapter08"
-    data: str = "corpus"  # corpus (the chapter-02 toy language) | random (throughput only)
-    steps: int = 200
-    batch_size: int = 32  # sequences per process and step
-    context: int | None = None  # default: the preset's
-    lr: float = 1e-3
-    weight_decay: float = 0.1
-    warmup: int = 20
-    grad_clip: float = 1.0
-    device: str = "auto"
-    bf16: bool | None = None  # None: on for CUDA
-    tf32: bool | None = None  # None: on for CUDA
-    fused: bool = True
-    fast_attention: bool = True
-    compile: bool = False
-    seed: int = 0
-    log_every: int = 50
-    out: str | None = None  # write a summary (and rank<i>.json files under torchrun) here
-    quiet: bool = False
-    dropout: float = 0.0
+    """Everything a run depends on. Each field is also an option: batch_size is --batch-size (see build_parser)."""
+
+    model: str = option("gpt", "gpt or bert", choices=("gpt", "bert"))
+    preset: str = option("chapter08", "model shape", choices=tuple(sorted(PRESETS)))
+    data: str = option("corpus", "corpus (the chapter-02 toy language) or random (tokens for throughput only)",
+                       choices=("corpus", "random"))
+    steps: int = option(200, "optimizer steps")
+    batch_size: int = option(32, "sequences per process and step")
+    context: int | None = option(None, "tokens per sequence (default: the preset's)")
+    lr: float = option(1e-3, "peak learning rate")
+    weight_decay: float = option(0.1, "AdamW weight decay of matrices and embeddings (not of biases and gains)")
+    warmup: int = option(20, "steps of linear learning-rate warm-up before the cosine decay")
+    grad_clip: float = option(1.0, "clip the gradient norm to this (0: no clipping)")
+    device: str = option("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    bf16: bool | None = option(None, "bf16 autocast (default: on CUDA)")
+    tf32: bool | None = option(None, "TF32 matmuls (default: on CUDA)")
+    fused: bool = option(True, "fused AdamW")
+    fast_attention: bool = option(True, "F.scaled_dot_product_attention instead of the from-scratch attention")
+    compile: bool = option(False, "torch.compile the model")
+    seed: int = option(0, "seed of the initial weights and of the batches")
+    log_every: int = option(50, "print the loss every this many steps (and at the last)")
+    out: str | None = option(None, "folder for the summaries: rank<i>.json, one per process")
+    quiet: bool = option(False, "print nothing")
+    dropout: float = option(0.0, "dropout probability")
+
+
+def context_length(config: TrainConfig) -> int:
+    """Tokens per sequence: --context, else the preset's."""
+    return config.context or PRESETS[config.preset].context
 
 
 def corpus_stream(n_sentences: int = 20_000, seed: int = 0) -> tuple[Tensor, Vocabulary]:
@@ -86,10 +129,11 @@ def corpus_stream(n_sentences: int = 20_000, seed: int = 0) -> tuple[Tensor, Voc
 
 
 def build_model(config: TrainConfig, vocab_size: int) -> nn.Module:
-    d_model, n_heads, n_layers, context, _ = PRESETS[config.preset]
-    context = config.context or context
-    shape = {"vocab_size": vocab_size, "max_len": context, "d_model": d_model, "n_heads": n_heads,
-             "n_layers": n_layers, "d_ff": 4 * d_model, "dropout": config.dropout}
+    """The chapter-08 GPT or BERT in the preset's shape, for sequences of context_length(config) tokens."""
+    preset = PRESETS[config.preset]
+    shape = {"vocab_size": vocab_size, "max_len": context_length(config), "d_model": preset.d_model,
+             "n_heads": preset.n_heads, "n_layers": preset.n_layers, "d_ff": 4 * preset.d_model,
+             "dropout": config.dropout}
     if config.model == "gpt":
         return GPT(GPTConfig(**shape))
     if config.model == "bert":
@@ -120,36 +164,59 @@ def sample_batch(stream: Tensor, batch_size: int, context: int, generator: torch
     return windows[:, :-1], windows[:, 1:]
 
 
-def loss_on(model: nn.Module, config: TrainConfig, inputs: Tensor, targets: Tensor, vocab_size: int,
-            generator: torch.Generator) -> Tensor:
+def training_batch(config: TrainConfig, stream: Tensor, context: int, vocab_size: int,
+                   generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """A batch, made on the CPU: inputs and targets, (batch, context) each. For a GPT the targets are the next
+    tokens; for a BERT the inputs are masked and the targets are the masked tokens (IGNORE_INDEX elsewhere)."""
+    inputs, targets = sample_batch(stream, config.batch_size, context, generator)
+    if config.model == "bert":
+        mask_id = vocab_size  # BERT's embedding has one more row than the data's vocabulary: [MASK]
+        inputs, targets = mask_tokens(inputs, mask_id, vocab_size, special_ids=[0, mask_id], generator=generator)
+    return inputs, targets
+
+
+def loss_on(model: nn.Module, config: TrainConfig, inputs: Tensor, targets: Tensor) -> Tensor:
     """Next-token cross-entropy for a GPT; masked-language-modelling cross-entropy for a BERT."""
-    if config.model == "gpt":
-        logits = model(inputs)
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-    mask_id = vocab_size  # BERT's embedding has one more row than the data's vocabulary: [MASK]
-    masked, labels = mask_tokens(inputs.cpu(), mask_id, vocab_size, special_ids=[0, mask_id], generator=generator)
-    logits, _ = model(masked.to(inputs.device))
-    return F.cross_entropy(logits.flatten(0, 1).float(), labels.to(inputs.device).flatten(), ignore_index=IGNORE_INDEX)
+    logits = model(inputs) if config.model == "gpt" else model(inputs)[0]  # (batch, context, vocab)
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
 
 
 def flops_per_token(model: nn.Module, config: TrainConfig) -> float:
     """6N + 12 * layers * heads * head_dim * context (Kaplan et al. 2020, as in nanoGPT); N without positions."""
-    d_model, n_heads, n_layers, context, _ = PRESETS[config.preset]
-    context = config.context or context
-    n = sum(p.numel() for p in model.parameters()) - context * d_model
-    return 6 * n + 12 * n_layers * n_heads * (d_model // n_heads) * context
+    preset, context = PRESETS[config.preset], context_length(config)
+    n = sum(p.numel() for p in model.parameters()) - context * preset.d_model
+    return 6 * n + 12 * preset.n_layers * preset.n_heads * (preset.d_model // preset.n_heads) * context
+
+
+def peak_bf16_flops(name: str) -> float | None:
+    """Dense bf16 peak of the GPU torch.cuda.get_device_name() calls name; None when PEAK_BF16_FLOPS lacks it.
+
+    Whole words match, not substrings: a key matches when each of its words is a word of the name (split at
+    spaces, hyphens and underscores; case ignored), so "NVIDIA L40S" is no L4 and "NVIDIA A100-SXM4-80GB" an
+    A100. The key with the most words wins: "NVIDIA H100 PCIe" is the PCIe card, "NVIDIA H100 80GB HBM3" the SXM.
+    """
+    words = set(re.split(r"[\s_-]+", name.upper()))
+    matches = [key for key in PEAK_BF16_FLOPS if set(key.upper().split()) <= words]
+    return PEAK_BF16_FLOPS[max(matches, key=lambda key: len(key.split()))] if matches else None
 
 
 def peak_flops(device: torch.device) -> float | None:
     """Dense bf16 peak of this GPU, from its name; None when unknown (CPUs, unlisted GPUs)."""
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((flops for key, flops in PEAK_BF16_FLOPS.items() if key in name), None)
+    return peak_bf16_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait until the device has run everything queued on it (the CPU runs each operation before returning)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def train(config: TrainConfig) -> dict:
     """Train; return a summary: losses, tokens/s, MFU, device, world size, and a checksum of the weights."""
+    if config.steps < 1:
+        raise ValueError(f"steps must be >= 1, not {config.steps}")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if distributed else (0, 1)
     if config.device == "auto":
@@ -166,13 +233,12 @@ def train(config: TrainConfig) -> dict:
     tf32 = device.type == "cuda" if config.tf32 is None else config.tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
 
-    _, _, _, preset_context, preset_vocab = PRESETS[config.preset]
-    context = config.context or preset_context
+    context = context_length(config)
     if config.data == "corpus":
         stream, vocab = corpus_stream(seed=config.seed)
         vocab_size = len(vocab)
     else:
-        vocab_size = preset_vocab or 64
+        vocab_size = PRESETS[config.preset].vocab_size or 64
         stream = torch.randint(vocab_size, (200_000,), generator=torch.Generator().manual_seed(config.seed))
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = build_model(config, vocab_size).to(device)
@@ -182,7 +248,8 @@ def train(config: TrainConfig) -> dict:
     if config.compile:
         trained = torch.compile(trained)
     if distributed:
-        trained = nn.parallel.DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
+        trained = nn.parallel.DistributedDataParallel(trained,
+                                                      device_ids=[device.index] if device.type == "cuda" else None)
     generator = torch.Generator().manual_seed(config.seed * 1000 + rank)  # each rank its own batches
 
     def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to a tenth
@@ -191,37 +258,46 @@ def train(config: TrainConfig) -> dict:
         progress = (step - config.warmup) / max(1, config.steps - config.warmup)
         return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    losses, timed_tokens, timed_seconds = [], 0, 0.0
-    say = (lambda *a: None) if (config.quiet or rank != 0) else print
+    speaks = not config.quiet and rank == 0
+    say = print if speaks else (lambda *a: None)
     say(f"training {config.model} ({config.preset}, {sum(p.numel() for p in model.parameters()):,} parameters) "
-        f"on {device}{f' x {world}' if world > 1 else ''}: bf16={bf16} tf32={tf32} fused={optimizer.defaults.get('fused')} "
-        f"fast_attention={config.fast_attention} compile={config.compile}")
+        f"on {device}{f' x {world}' if world > 1 else ''}: bf16={bf16} tf32={tf32} "
+        f"fused={optimizer.defaults.get('fused')} fast_attention={config.fast_attention} compile={config.compile}")
+    # The losses stay on the device: reading one (.item()) waits until the device has caught up with the CPU,
+    # and doing that every step would leave the GPU idle while the CPU queues the next one. They are read at the
+    # log steps (when printing) and once at the end.
+    losses = torch.zeros(config.steps, device=device)  # (steps,)
+    untimed = min(3, config.steps - 1)  # the first steps warm up kernels and the compiler
     model.train()
     for step in range(config.steps):
-        start = time.perf_counter()
-        inputs, targets = (t.to(device, non_blocking=True) for t in sample_batch(stream, config.batch_size, context, generator))
+        if step == untimed:
+            synchronize(device)  # the clock starts once the untimed steps have run, not when they were queued
+            start = time.perf_counter()
+        inputs, targets = (t.to(device, non_blocking=True)
+                           for t in training_batch(config, stream, context, vocab_size, generator))
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = loss_on(trained, config, inputs, targets, vocab_size, generator)
+            loss = loss_on(trained, config, inputs, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        losses.append(loss.item())  # .item() waits for the device, so the timing below is honest
-        if step >= min(3, config.steps - 1):  # the first steps warm up kernels and the compiler
-            timed_seconds += time.perf_counter() - start
-            timed_tokens += config.batch_size * context * world
-        if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-            say(f"step {step + 1:5d}  loss {loss.item():.4f}  lr {lr_at(step):.2e}")
+        losses[step] = loss.detach()  # a copy on the device: no waiting
+        if speaks and ((step + 1) % config.log_every == 0 or step + 1 == config.steps):
+            say(f"step {step + 1:5d}  loss {losses[step].item():.4f}  lr {lr_at(step):.2e}")
+    synchronize(device)  # the clock stops when the device has run every step, not when the CPU has queued it
+    timed_seconds = time.perf_counter() - start
+    timed_tokens = (config.steps - untimed) * config.batch_size * context * world
 
     tokens_per_s = timed_tokens / timed_seconds if timed_seconds else float("nan")
     peak = peak_flops(device)
     summary = {
-        "config": asdict(config), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
+        "config": asdict(config),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
         "world_size": world, "rank": rank, "parameters": sum(p.numel() for p in model.parameters()),
-        "losses": losses, "tokens_per_s": tokens_per_s,
+        "losses": losses.tolist(), "tokens_per_s": tokens_per_s,
         "flops_per_token": flops_per_token(model, config),
         "mfu": flops_per_token(model, config) * tokens_per_s / (peak * world) if peak else None,
         "weights_checksum": float(sum(p.detach().double().sum().item() for p in model.parameters())),
@@ -237,33 +313,48 @@ def train(config: TrainConfig) -> dict:
     return summary
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig()
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The module docstring as written; each option's help ends with its default, unless that is None."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One --kebab-case option per TrainConfig field, with the field's type, default, help and choices.
+
+    bool fields get --x / --no-x (a None default, as for --bf16, leaves the choice to train()); an optional field
+    (int | None, str | None) takes a value of its type and stays None when not given.
+    """
     p = argparse.ArgumentParser(prog="python -m tinyformer.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["gpt", "bert"], default=defaults.model)
-    p.add_argument("--preset", choices=sorted(PRESETS), default=defaults.preset, help="model shape (default chapter08)")
-    p.add_argument("--data", choices=["corpus", "random"], default=defaults.data)
-    p.add_argument("--steps", type=int, default=defaults.steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="sequences per process and step")
-    p.add_argument("--context", type=int, help="tokens per sequence (default: the preset's)")
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (default: on CUDA)")
-    p.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=None, help="TF32 matmuls (default: on CUDA)")
-    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True, help="fused AdamW")
-    p.add_argument("--fast-attention", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=defaults.log_every)
-    p.add_argument("--out", help="folder for rank<i>.json summaries")
-    args = p.parse_args(argv)
-    if args.steps < 1 or args.batch_size < 1 or (args.context is not None and args.context < 2):
-        p.error("--steps and --batch-size must be >= 1 and --context >= 2")
-    return TrainConfig(model=args.model, preset=args.preset, data=args.data, steps=args.steps, batch_size=args.batch_size,
-                       context=args.context, lr=args.lr, device=args.device, bf16=args.bf16, tf32=args.tf32,
-                       fused=args.fused, fast_attention=args.fast_attention, compile=args.compile, seed=args.seed,
-                       log_every=args.log_every, out=args.out)
+                                formatter_class=_HelpFormatter)
+    types = typing.get_type_hints(TrainConfig)  # the annotations are strings (from __future__ import annotations)
+    for f in fields(TrainConfig):
+        kind = types[f.name]  # e.g. int, or int | None
+        kind = next((t for t in typing.get_args(kind) if t is not type(None)), kind)  # int | None -> int
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, **f.metadata)
+        else:
+            p.add_argument(flag, type=kind, default=f.default, **f.metadata)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The TrainConfig the command line asks for; a message (exit status 2) for values no run can use."""
+    p = build_parser()
+    config = TrainConfig(**vars(p.parse_args(argv)))
+    rules = [(config.steps >= 1, "--steps >= 1"), (config.batch_size >= 1, "--batch-size >= 1"),
+             (config.context is None or config.context >= 2, "--context >= 2"),
+             (config.log_every >= 1, "--log-every >= 1"), (config.warmup >= 0, "--warmup >= 0"),
+             (config.grad_clip >= 0, "--grad-clip >= 0"), (0 <= config.dropout < 1, "0 <= --dropout < 1")]
+    broken = [rule for holds, rule in rules if not holds]
+    if broken:
+        p.error("need " + ", ".join(broken))
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
