@@ -1,6 +1,7 @@
 # The course's commands. Each target installs what it needs first (into .venv).
 #   make book      build the website into _build/html (English; Chinese in _build/html/zh)
 #   make test      run every test (what .ci/run calls)
+#   make test-fast the units, the authoring checks and chapter 01's grading round trip: an edit loop's tests
 #   make chapters  regenerate the student editions in chapters/ from solutions/
 #   make book-instructor  the website with solutions and hidden tests, for course staff
 #   make bench     training throughput, MFU and attention speed (full on a GPU, quick on a CPU)
@@ -11,7 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install book book-instructor chapters test bench experiments clean
+.PHONY: install book book-instructor chapters test test-fast bench experiments clean
 
 install: $(STAMP)
 
@@ -65,6 +66,9 @@ chapters: install
 
 test: install
 	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
 
 bench: install
 	$(PY) -m benchmarks.speed

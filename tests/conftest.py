@@ -8,6 +8,29 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the grader package lives at the repository root
 
 
+# `make test-fast` (pytest -m "not slow") leaves these modules out: the website and its browser test, the
+# sandboxed class gradings, the documentation's commands run as written, the PostgreSQL gradebook, chapters 02-08's
+# grading round trips (chapter 01's stays: one chapter's round trip), the capstone, the benchmarks, and SLOW_TESTS.
+SLOW_MODULES = {
+    "test_website", "test_browser", "test_solutions", "test_docs_commands", "test_batch", "test_grading_workflow",
+    "test_gradebook_postgres", "test_capstone", "test_pieces", "test_bench",
+    *(f"test_grading_{n:02d}" for n in range(2, 9)),
+}
+SLOW_TESTS = {  # and these, each a notebook graded end to end or a training run of a minute's order
+    "test_a_chinese_notebook_is_graded_as_the_english_one_with_its_messages_in_chinese",
+    "test_the_self_check_withholds_the_reference_as_the_instructors_grading_does",
+    "test_compile_gives_the_plain_numbers", "test_two_ddp_processes_on_cpu_end_with_the_same_weights",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        slow_module = module in SLOW_MODULES or any(module.startswith(name + "_") for name in SLOW_MODULES)
+        if slow_module or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 # The repository the test site's buttons point at: the placeholder README.md's command spells out
 SITE_REPOSITORY = "https://github.com/OWNER/REPO"
 SITE_COMMAND = f"COURSE_REPOSITORY_URL={SITE_REPOSITORY} make book"

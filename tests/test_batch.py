@@ -11,8 +11,9 @@ import pytest
 
 from grader.batch import run_batch
 from grader.course import ROOT
-from grader.sandbox import Limits, bwrap
+from grader.sandbox import Limits
 from tests.submissions import completed, save, student_edition
+from tests.system_tools import require_bwrap
 
 CHAPTER = "01-rnn-limits"
 SOLUTION_FILE = ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"
@@ -35,7 +36,9 @@ try:
 except Exception as error:
     print("denied:", type(error).__name__)
 '''
-ELSEWHERE = Path("/var/tmp/grader-test-copy/solutions.ipynb")  # a copy of the solutions outside the course folder
+# A copy of the solutions elsewhere on disk (another checkout), removed after grading. Not under pytest's /tmp:
+# the sandbox gives each kernel a private /tmp, so only a path outside it tests what the sandbox shows of the disk.
+ELSEWHERE = Path("/var/tmp/grader-test-copy/solutions.ipynb")
 PROBES = {
     "network": "import socket; socket.create_connection(('1.1.1.1', 80), 3)",
     "loopback": "import socket; socket.create_connection(('127.0.0.1', 22), 3)",
@@ -146,18 +149,18 @@ def build_class(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    if bwrap() is None:
-        pytest.fail("bubblewrap is not installed: `make install` installs it (apt-get install bubblewrap)")
+    require_bwrap()
     folder = tmp_path_factory.mktemp("class")
     build_class(folder)
     out = tmp_path_factory.mktemp("grading")
-    os.environ["CLASS_FOLDER"] = str(folder)
     limits = Limits(cell_seconds=30, notebook_seconds=120)  # 2 jobs on 2 cores: generous, an endless loop still ends
     ELSEWHERE.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(SOLUTION_FILE, ELSEWHERE)
+    os.environ["CLASS_FOLDER"] = str(folder)  # the kernels inherit it: a probe knows where the class lies
     try:
         rows = run_batch(folder, out, None, 2, None, True, limits)
     finally:
+        del os.environ["CLASS_FOLDER"]
         shutil.rmtree(ELSEWHERE.parent, ignore_errors=True)
     return folder, out, limits, rows
 
@@ -302,8 +305,7 @@ LOSES_ONE_CELL = {  # student -> (answers, score out of 9, what grades.csv's rea
 @pytest.fixture(scope="module")
 def lossy(tmp_path_factory):
     """A class whose notebooks each lose one cell to an endless loop or a dead kernel, graded in the sandbox."""
-    if bwrap() is None:
-        pytest.fail("bubblewrap is not installed: `make install` installs it (apt-get install bubblewrap)")
+    require_bwrap()
     folder, out = tmp_path_factory.mktemp("lossy"), tmp_path_factory.mktemp("lossy-grading")
     for student, (answers, *_) in LOSES_ONE_CELL.items():
         nb = completed(CHAPTER, answers)

@@ -2,7 +2,8 @@
 (Debian's `chromium`, driven by Playwright), offline: no request leaves the page's own files (a CDN script,
 font or widget manager fails the test, and is not fetched), no console error, maths typeset by MathJax and
 no raw TeX left in the text, every image loaded with a size, no error shown, no solution. A screenshot of
-each page is saved in _build/screenshots/ for review."""
+each page is saved for review in pytest's temporary folder, screenshots/ under its base (printed in the run's
+summary; `pytest --basetemp=DIR` puts it in DIR/screenshots/)."""
 
 import contextlib
 import functools
@@ -16,10 +17,9 @@ import nbformat
 import pytest
 
 from grader.course import ROOT, UNGRADED
+from tests.system_tools import CHROMIUM, require_chromium
 from tinyformer.i18n import gettext
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = ROOT / "_build" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 LOCAL = ("file:", "data:", "blob:", "about:")  # what a page may load: its own files, inline data
@@ -79,14 +79,22 @@ def close(visit: Visit) -> None:
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        pytest.fail("Chromium is not installed: `make install` installs it as root (apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory, request):
+    """Where the screenshots go: <pytest's base temporary folder>/screenshots/, named in the run's summary."""
+    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    request.config.add_cleanup(lambda: print(f"\nscreenshots of the website: {folder}"))
+    return folder
 
 
 def pages(site):
@@ -96,8 +104,7 @@ def pages(site):
                   and 'http-equiv="refresh"' not in p.read_text().lower())
 
 
-def test_every_page_renders_as_a_reader_sees_it(site, browser):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_every_page_renders_as_a_reader_sees_it(site, browser, screenshots):
     checked = []
     for path in pages(site):
         visit = open_offline(browser, path.as_uri())
@@ -110,7 +117,7 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser):
             assert typeset > 0, f"{name}: maths on the page, but MathJax typeset none of it"
             assert page.evaluate("() => document.querySelectorAll('mjx-merror').length") == 0, f"{name}: a MathJax error"
         page.wait_for_load_state("networkidle")  # MathJax's fonts and extensions
-        page.screenshot(path=str(SCREENSHOTS / (name.replace("/", "__")[:-5] + ".png")), full_page=True)
+        page.screenshot(path=str(screenshots / (name.replace("/", "__")[:-5] + ".png")), full_page=True)
         assert not visit.outside, f"{name}: requests outside the site {sorted(set(visit.outside))}"
         images = page.evaluate("() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
         broken = [src for src, ok in images if not ok]
@@ -154,7 +161,7 @@ GLYPHS = """(text) => { const ctx = document.createElement('canvas').getContext(
     return Array.from(text).map(ch => ctx.measureText(ch).width !== box); }"""
 
 
-def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_other_edition(site, browser):
+def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_other_edition(site, browser, screenshots):
     chapter = site / "zh" / "book" / "chapters" / "03-attention.html"
     visit = open_offline(browser, chapter.as_uri())
     page = visit.page
@@ -164,7 +171,7 @@ def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_ot
     assert len(hanzi) >= 20, "the Chinese chapter page has hardly any Chinese text"
     drawn = page.evaluate(GLYPHS, hanzi)
     assert all(drawn), f"characters drawn as empty boxes (no Chinese font?): {[c for c, ok in zip(hanzi, drawn) if not ok]}"
-    page.screenshot(path=str(SCREENSHOTS / "zh__chapter-03-top.png"))
+    page.screenshot(path=str(screenshots / "zh__chapter-03-top.png"))
     page.click(".btn-language-switch-button")
     page.wait_for_load_state("load")
     assert page.url == (site / "book" / "chapters" / "03-attention.html").as_uri()
@@ -180,7 +187,7 @@ def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_ot
         found = visit.page.evaluate("() => Array.from(document.querySelectorAll('#search-results li a'), a => a.href)")
         assert any("03-attention" in href for href in found), found
         visit.page.wait_for_load_state("networkidle")
-        visit.page.screenshot(path=str(SCREENSHOTS / "zh__search.png"))
+        visit.page.screenshot(path=str(screenshots / "zh__search.png"))
         assert not visit.errors and not visit.outside, (visit.errors, visit.outside)
         close(visit)
 
@@ -230,7 +237,7 @@ def test_plain_prose_is_not_taken_for_raw_tex(text):
     assert not raw_tex(text), raw_tex(text)
 
 
-def test_a_feedback_page_works_offline_with_its_myst_and_maths_rendered(browser, tmp_path):
+def test_a_feedback_page_works_offline_with_its_myst_and_maths_rendered(browser, tmp_path, screenshots):
     """The page a learner gets back (grader/worker.py feedback_html), from a chapter with maths, admonitions and
     citations: typeset maths, admonitions as boxes, citations as author and year, nothing loaded from outside."""
     from grader.autograde import CellResult, NotebookResult
@@ -249,10 +256,9 @@ def test_a_feedback_page_works_offline_with_its_myst_and_maths_rendered(browser,
     page = tmp_path / "feedback.html"
     page.write_text(feedback_html(graded, result, f"ada, {chapter}"))
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     visit = open_offline(browser, page.as_uri())
     try:
-        visit.page.screenshot(path=str(SCREENSHOTS / "feedback.png"))
+        visit.page.screenshot(path=str(screenshots / "feedback.png"))
         assert not visit.outside, f"requests outside the page {visit.outside}"
         assert not visit.errors, f"console errors {visit.errors}"
         assert visit.page.evaluate("() => document.querySelectorAll('script[src], link[href^=\"http\"]').length") == 0

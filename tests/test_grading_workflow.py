@@ -20,8 +20,9 @@ import pytest
 
 from grader.batch import MATCHES_REFERENCE, run_batch
 from grader.export import CANVAS_COLUMNS, MOODLE_COLUMNS, export_grades
-from grader.sandbox import Limits, bwrap
+from grader.sandbox import Limits
 from tests.submissions import completed, save
+from tests.system_tools import require_bwrap
 from tests.test_batch import CHEAT_IF
 
 RNN, MHA = "01-rnn-limits", "04-multi-head"
@@ -92,8 +93,7 @@ def _solution(chapter: str, grade_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    if bwrap() is None:
-        pytest.fail("bubblewrap is not installed: `make install` installs it (apt-get install bubblewrap)")
+    require_bwrap()
     folder, out = tmp_path_factory.mktemp("lms-class"), tmp_path_factory.mktemp("grading")
     for name, (chapter, answers) in CLASS.items():
         answers = {k: v.replace("{split_heads}", _solution(chapter, k)) if "{split_heads}" in v else v
