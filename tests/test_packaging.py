@@ -1,6 +1,7 @@
 """pyproject.toml says what the packages need: every third-party module that tinyformer/ and grader/ import is a
 dependency (tinyformer's own, for what tinyformer imports) or in the [grader] extra (for the grader), and the
-version is written once (tinyformer.__version__)."""
+version is written once (tinyformer.__version__). requirements.lock, what `make install` installs, is
+requirements.txt resolved: every package pinned, with hashes, the top-level pins the same."""
 
 import ast
 import sys
@@ -70,3 +71,29 @@ def test_the_version_is_written_once():
 
     assert "version" in PROJECT["dynamic"] and "version" not in PROJECT
     assert version("tinyformer") == tinyformer.__version__
+
+
+def pins(text: str) -> dict[str, str]:
+    """name -> version of each `name==version` line (a trailing comment or backslash aside)."""
+    found = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip().rstrip("\\").strip()
+        if "==" in line and not line.startswith("-"):
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate():
+                continue  # e.g. tomli on Python < 3.11: not in this Python's lock
+            found[requirement.name.lower().replace("_", "-")] = str(requirement.specifier).removeprefix("==")
+    return found
+
+
+def test_the_lock_file_pins_requirements_txt_with_hashes():
+    lock_text = (ROOT / "requirements.lock").read_text()
+    top, lock = pins((ROOT / "requirements.txt").read_text()), pins(lock_text)
+    assert top, "requirements.txt pins nothing?"
+    differ = {name: (wanted, lock.get(name)) for name, wanted in top.items()
+              if lock.get(name, "").split("+")[0] != wanted}  # torch 2.13.0 is 2.13.0+cpu here
+    assert not differ, (f"requirements.lock does not pin requirements.txt's versions {differ}: regenerate it "
+                        "with the pip-compile command at its top")
+    entries = lock_text.split("\n    # via")
+    assert len(lock) > 2 * len(top) and all("--hash=sha256:" in entry for entry in entries[:-1]), \
+        "every locked package needs its hashes (pip-compile --generate-hashes)"
