@@ -1,6 +1,7 @@
 """python -m grader: the course's command line.
 
-  python -m grader chapters [CHAPTER ...] [--check]   regenerate (or check) the student editions
+  python -m grader chapters [CHAPTER ...] [--check]   regenerate (or check) the student editions, and README.md's
+                                                      chapters table and _toc.yml's chapters from grader/chapters.toml
   python -m grader lint [CHAPTER ...]                 check the instructor sources
   python -m grader website [CHAPTER ...]              execute the solutions into the website's pages
                                                       and write its configuration, _build/_config.site.yml
@@ -24,9 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("chapters", help="regenerate the student editions in chapters/ from solutions/")
+    p = commands.add_parser("chapters", help="regenerate the student editions in chapters/ from solutions/, and "
+                           "README.md's chapters table and _toc.yml's chapter pages from grader/chapters.toml")
     p.add_argument("chapter", nargs="*", help="chapters, e.g. 01-rnn-limits or 1 (default: all)")
-    p.add_argument("--check", action="store_true", help="only report chapters whose student edition is out of date")
+    p.add_argument("--check", action="store_true", help="only report chapters whose student edition is out of date "
+                   "(and README.md's table or _toc.yml if they differ from grader/chapters.toml)")
 
     p = commands.add_parser("lint", help="check the instructor sources in solutions/")
     p.add_argument("chapter", nargs="*")
@@ -81,16 +84,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _chapters(args) -> int:
+    from . import manifest
     from .authoring import generate_student_editions, out_of_sync
 
     chapters = resolve_chapters(args.chapter)
     if args.check:
+        listed = manifest.stale()  # README.md's chapters table and _toc.yml's chapter pages, from grader/chapters.toml
+        for problem in listed:
+            print(problem, file=sys.stderr)
         stale = out_of_sync(chapters)
         if stale:
             print(f"out of date: {', '.join(stale)}; run `make chapters` and commit chapters/", file=sys.stderr)
+        if stale or listed:
             return 1
-        print(f"student editions up to date: {', '.join(chapters)}")
+        print(f"student editions up to date: {', '.join(chapters)}; README.md's chapters table and _toc.yml follow "
+              "grader/chapters.toml")
         return 0
+    for path in manifest.write():
+        print(f"wrote {path.name} from grader/chapters.toml")
     for path in generate_student_editions(chapters):
         print(f"wrote {path.relative_to(path.parents[1])}/")
     return 0

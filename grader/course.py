@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:  # Python 3.10: tomli is the same parser (requirements.txt installs it there)
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        tomllib = None
 
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
@@ -13,22 +22,132 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"  # nbgrader "source": instructor notebooks
 CHAPTERS = ROOT / "chapters"  # nbgrader "release": student editions, generated
 CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
+MANIFEST = Path(__file__).resolve().parent / "chapters.toml"  # the chapter list: slug, title, modules, tests, pieces
 CHAPTER_ID = re.compile(r"^\d\d-[a-z0-9]+(-[a-z0-9]+)*$")
-UNGRADED = ("09-capstone",)  # notebooks without exercises: built, translated and checked like a chapter, never graded
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a module, test module or piece: a Python identifier
 
 
 class CourseError(Exception):
     """A problem the user can fix; its message says what and where. The CLI prints it, no traceback."""
 
 
+@dataclass(frozen=True)
+class Chapter:
+    """One [[chapter]] of grader/chapters.toml (its header says what each field means)."""
+
+    slug: str  # "04-multi-head": the folder, the notebook's name, the page
+    title: str  # "Multi-head attention", as README's chapters table writes it
+    modules: tuple[str, ...]  # ("multihead",): tinyformer/multihead.py
+    graded: bool  # False for the capstone: no exercises, never graded
+    unit_tests: tuple[str, ...]  # ("test_multihead",): tests/test_multihead.py
+    grading_test: str | None  # "test_grading_04_multi_head"; None when not graded
+    writes: str  # what the learner writes, in README's words
+    pieces: tuple[str, ...]  # the functions and classes its solution cells define, in order
+
+    @property
+    def number(self) -> str:
+        """The chapter's number: "04" of "04-multi-head"."""
+        return self.slug.split("-")[0]
+
+
+def _entry(index: int, raw: object, where: str) -> Chapter:
+    """One [[chapter]] table, checked field by field; a CourseError names the entry and the field."""
+    name = f"{where}, chapter {index + 1}"
+    if not isinstance(raw, dict):
+        raise CourseError(f"{name}: not a table")
+    name = f"{where}, chapter {index + 1} ({raw.get('slug', 'no slug')})"
+    tests, pieces = raw.get("tests", {}), raw.get("pieces", {})
+    if not isinstance(tests, dict) or not isinstance(pieces, dict):
+        raise CourseError(f"{name}: tests and pieces are tables: tests.units = [...], pieces.writes = \"...\"")
+    unknown = [*sorted(set(raw) - {"slug", "title", "modules", "graded", "tests", "pieces"}),
+               *(f"tests.{key}" for key in tests if key not in ("units", "grading")),
+               *(f"pieces.{key}" for key in pieces if key not in ("writes", "names"))]
+    if unknown:
+        raise CourseError(f"{name}: unknown field {', '.join(unknown)}; the fields are slug, title, modules, graded, "
+                          "tests.units, tests.grading, pieces.writes and pieces.names")
+
+    def field(value, kind: str, key: str):
+        ok = {"text": lambda v: isinstance(v, str) and v.strip() != "",
+              "flag": lambda v: isinstance(v, bool),
+              "names": lambda v: isinstance(v, list) and all(isinstance(x, str) and NAME.match(x) for x in v)}[kind]
+        if not ok(value):
+            wanted = {"text": "a non-empty string", "flag": "true or false", "names": "a list of Python names"}[kind]
+            raise CourseError(f"{name}: {key} must be {wanted}, not {value!r}")
+        return value
+
+    slug = field(raw.get("slug"), "text", "slug")
+    if not CHAPTER_ID.match(slug):
+        raise CourseError(f"{name}: slug {slug!r} is not NN-slug (two digits, then lower-case words joined by -)")
+    graded = field(raw.get("graded"), "flag", "graded")
+    grading = tests.get("grading")
+    if graded and grading is None:
+        raise CourseError(f"{name}: a graded chapter needs tests.grading, its graded round trip in tests/")
+    if not graded and grading is not None:
+        raise CourseError(f"{name}: tests.grading is for graded chapters only (graded = false)")
+    if grading is not None and not (isinstance(grading, str) and NAME.match(grading)):
+        raise CourseError(f"{name}: tests.grading must be a test module's name, not {grading!r}")
+    modules = field(raw.get("modules"), "names", "modules")
+    if not modules:
+        raise CourseError(f"{name}: modules must name at least one tinyformer module")
+    return Chapter(slug=slug, title=field(raw.get("title"), "text", "title"), modules=tuple(modules), graded=graded,
+                   unit_tests=tuple(field(tests.get("units", []), "names", "tests.units")), grading_test=grading,
+                   writes=field(pieces.get("writes"), "text", "pieces.writes"),
+                   pieces=tuple(field(pieces.get("names", []), "names", "pieces.names")))
+
+
+def chapter_manifest(path: Path | None = None) -> list[Chapter]:
+    """Every chapter of grader/chapters.toml (or of ``path``), in order, each entry checked (numbers increasing)."""
+    path = MANIFEST if path is None else path
+    where = "grader/chapters.toml" if path == MANIFEST else str(path)
+    if tomllib is None:
+        raise CourseError(f"reading {where} needs Python 3.11 or newer, or the tomli package: pip install tomli")
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CourseError(f"{where} is missing: it lists the course's chapters") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CourseError(f"{where} is not valid TOML: {error}") from None
+    if set(data) - {"chapter"} or not isinstance(data.get("chapter"), list) or not data["chapter"]:
+        raise CourseError(f"{where} must hold [[chapter]] tables and nothing else")
+    chapters = [_entry(index, raw, where) for index, raw in enumerate(data["chapter"])]
+    for before, after in zip(chapters, chapters[1:]):
+        if after.number <= before.number:
+            raise CourseError(f"{where}: {after.slug} comes after {before.slug}: the chapters are listed in the "
+                              "order of their numbers, each number once")
+    return chapters
+
+
 def chapter_ids() -> list[str]:
-    """The chapters, in order: every solutions/NN-slug folder."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and CHAPTER_ID.match(p.name))
+    """The chapters, in order: grader/chapters.toml's slugs, which must be exactly the solutions/NN-slug folders."""
+    slugs = [chapter.slug for chapter in chapter_manifest()]
+    if SOLUTIONS.is_dir():  # a downloaded notebook checked without the course's sources has no solutions/
+        folders = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and CHAPTER_ID.match(p.name))
+        unlisted = [folder for folder in folders if folder not in slugs]
+        missing = [slug for slug in slugs if slug not in folders]
+        if unlisted or missing:
+            raise CourseError("grader/chapters.toml and solutions/ disagree: "
+                              + "; ".join([*(f"solutions/{f}/ has no [[chapter]] entry in grader/chapters.toml"
+                                             for f in unlisted),
+                                           *(f"grader/chapters.toml lists {s}, which has no folder solutions/{s}/"
+                                             for s in missing)])
+                              + " (CONTRIBUTING.md, \"Add a chapter\")")
+    return slugs
 
 
 def graded_chapter_ids() -> list[str]:
-    """The chapters with exercises, which nbgrader grades: every chapter but the capstone."""
-    return [chapter for chapter in chapter_ids() if chapter not in UNGRADED]
+    """The chapters with exercises, which nbgrader grades: every chapter but the capstone (graded = false)."""
+    ungraded = {chapter.slug for chapter in chapter_manifest() if not chapter.graded}
+    return [chapter for chapter in chapter_ids() if chapter not in ungraded]
+
+
+def _ungraded() -> tuple[str, ...]:
+    try:
+        return tuple(chapter.slug for chapter in chapter_manifest() if not chapter.graded)
+    except CourseError:  # reported, with what to fix, by chapter_ids() and the commands that call it
+        return ()
+
+
+UNGRADED = _ungraded()  # notebooks without exercises: built, translated and checked like a chapter, never graded
 
 
 def source_notebook(chapter: str, solutions: Path = SOLUTIONS) -> Path:
@@ -42,8 +161,9 @@ def resolve_chapters(names: list[str] | None, graded: bool = False) -> list[str]
     known = graded_chapter_ids() if graded else chapter_ids()
     if not names:
         return known
-    numbers = {chapter.split("-")[0].lstrip("0") for chapter in UNGRADED}
-    ungraded = [name for name in names if graded and (name in UNGRADED or name.lstrip("0") in numbers)]
+    without = [chapter.slug for chapter in chapter_manifest() if not chapter.graded]
+    numbers = {chapter.split("-")[0].lstrip("0") for chapter in without}
+    ungraded = [name for name in names if graded and (name in without or name.lstrip("0") in numbers)]
     if ungraded:
         raise CourseError(f"{', '.join(ungraded)}: the capstone has no exercises and is not graded; "
                           f"the graded chapters are: {', '.join(known)}")
