@@ -52,7 +52,7 @@ class BERTConfig:
     n_heads: int = 4
     n_layers: int = 4
     d_ff: int = 512  # 4 * d_model in BERT
-    dropout: float = 0.0
+    dropout: float = 0.0  # BERT's is 0.1 (embeddings, attention weights, sub-layer outputs); chapter 08 trains with 0
     n_segments: int = 2  # sentence A and sentence B
 
 
@@ -62,6 +62,11 @@ class BERT(nn.Module):
     def __init__(self, config: BERTConfig):
         super().__init__()
         c = self.config = config
+        # Where this BERT is not BERT's released code: its LayerNorms keep chapter 06's eps = 1e-5, not BERT's 1e-12
+        # (at initialisation the embedding sum's variance is about 3 * 0.02^2 = 1.2e-3, so 1e-5 makes the normalised
+        # embeddings about 0.4 % smaller; the layers' LayerNorms see variances near 1, the MLM head's about 1e-2);
+        # dropout is off unless BERTConfig(dropout=0.1) asks for BERT's; and with dropout on, FeedForward also drops
+        # its hidden layer, which BERT does not (see FeedForward).
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
         self.seg_emb = nn.Embedding(c.n_segments, c.d_model)
         self.pos_emb = LearnedPositionalEmbedding(c.max_len, c.d_model)

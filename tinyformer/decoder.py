@@ -119,6 +119,10 @@ class Transformer(nn.Module):
         pad_id: int = 0,
     ):
         super().__init__()
+        # The paper shares one matrix between both embeddings and the generator (section 3.4), over a vocabulary
+        # of byte-pair pieces common to both languages. Here the two vocabularies differ (chapter 07 translates
+        # number words into digits), so the encoder's embedding cannot be shared; the decoder's and the generator
+        # could be tied, and are not: the generator keeps its own weight and bias, as nn.Linear initialises them.
         self.pad_id = pad_id
         self.encoder = Encoder(src_vocab_size, d_model, n_heads, d_ff, n_layers, max_len, dropout, norm_first)
         self.decoder = Decoder(tgt_vocab_size, d_model, n_heads, d_ff, n_layers, max_len, dropout, norm_first)
@@ -167,6 +171,11 @@ def beam_search(
     log-probability). Scores are plain sums of log-probabilities (no length penalty): a longer sequence can only
     score lower, so the search stops once the best finished sequence beats every live beam.
     """
+    # The paper decodes with beam size 4 and GNMT's length penalty (Vaswani et al. 2017, section 6.1; Wu et al.
+    # 2016): score / lp(Y), lp(Y) = ((5 + |Y|) / 6) ** alpha with alpha = 0.6, so that long translations are not
+    # beaten by short ones merely for having more tokens to pay for. We leave it out, as chapter 07 says: there the
+    # source fixes the target's length (the digits of a number), and with the penalty the stopping rule above no
+    # longer holds (a live beam's penalised score can still rise), so the search would run to max_len.
     with torch.no_grad():  # decoding needs no gradients
         memory = model.encode(src)
         beams: list[tuple[list[int], float]] = [([bos_id], 0.0)]

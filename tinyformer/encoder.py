@@ -40,6 +40,11 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
+        # The dropout on the hidden layer is not in the paper, which drops only each sub-layer's output and the sums
+        # of embeddings and positions (Vaswani et al. 2017, section 5.4: EncoderLayer's dropout1 and dropout2). It is
+        # tensor2tensor's relu_dropout (0.1 from transformer_base_v2 on) and torch.nn.TransformerEncoderLayer's, which
+        # the tests compare our layers with; BERT's code and nanoGPT have none there. At dropout = 0, as in the
+        # chapters' experiments, it does nothing.
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)

@@ -27,7 +27,7 @@ class GPTConfig:
     n_heads: int = 4
     n_layers: int = 4
     d_ff: int = 512  # 4 * d_model in GPT-2
-    dropout: float = 0.0
+    dropout: float = 0.0  # GPT-1 trained with 0.1 (GPT-2's paper gives none); > 0 also drops FeedForward's hidden layer
 
 
 class KVCache:
@@ -141,6 +141,12 @@ def generate(
     temperature 0 is greedy; otherwise logits / temperature, restricted to the ``top_k`` most likely tokens when
     given, then sampled. With ``use_cache`` each step feeds only the newest token (same tokens, far less work).
     """
+    # Two choices to know (this is chapter 08's exercise; its tests check the first):
+    # - generate puts the model in eval mode and leaves it there (nanoGPT's leaves the mode to its caller): a training
+    #   loop calls model.train() again, as chapter 08's loops and the capstone's train do at their start.
+    # - The context is not cropped: past max_len positions, GPT.forward raises with the fix. nanoGPT's feeds the last
+    #   block_size tokens instead; with learned absolute positions that moves every cached token to a new position,
+    #   so the KV cache would have to be rebuilt at every step. The capstone's sample() crops before calling generate.
     with torch.no_grad():  # no gradients are needed to generate
         model.eval()
         cache = KVCache(len(model.layers)) if use_cache else None
