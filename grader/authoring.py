@@ -13,6 +13,7 @@ import filecmp
 import logging
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -200,15 +201,37 @@ class nbgrader_log:
         return "\n".join(text.splitlines()[-lines:]) or "(nbgrader logged nothing)"
 
 
+@lru_cache(maxsize=1)
+def gradebook_schema_version() -> str:
+    """The version nbgrader writes into a new gradebook: the head of its database migrations, read in this process.
+
+    nbgrader 0.9.6 asks a new ``alembic heads`` process for it every time it creates a gradebook
+    (``nbgrader.api.get_alembic_version``): a fresh Python importing alembic, SQLAlchemy and nbgrader, 1.5 to 4 s
+    on two cores, paid for every student edition and twice per class batch before the first submission is
+    graded. The same migrations, read here (tests/test_authoring.py checks that the answers agree)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    heads = ScriptDirectory.from_config(config).get_heads()
+    if len(heads) != 1:  # nbgrader would take the first line of `alembic heads`: not ours to guess
+        raise CourseError(f"nbgrader's gradebook migrations have {len(heads)} heads ({', '.join(heads)}); expected one")
+    return heads[0]
+
+
 def generate(chapter: str, course_root: Path, db_url: str | None = None) -> Path:
     """Run nbgrader generate_assignment for one chapter in a course folder; return the release folder.
 
     ``course_root`` must hold solutions/<chapter>/; the student edition lands in chapters/<chapter>/, with its
     Chinese edition, <chapter>.zh.ipynb, beside it (grader/translation.py).
     """
+    import nbgrader.api
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
+    nbgrader.api.get_alembic_version = gradebook_schema_version  # a new gradebook's version, without a subprocess
     with tempfile.TemporaryDirectory() as scratch:
         config = nbgrader_config(course_root, db_url or f"sqlite:///{Path(scratch) / 'gradebook.db'}")
         config.BaseConverter.force = True

@@ -150,8 +150,14 @@ def _guarded_execute(deadline: float | None = None):
     (and gets its feedback) before the batch's wall-time limit kills it."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbgrader.preprocessors import Execute
+    from traitlets import default
 
     class GuardedExecute(Execute):
+        @default("shutdown_kernel")
+        def _kill_the_kernel_when_done(self):
+            # not asked to quit and waited for (1.4 s a submission): nothing of the kernel is kept, the sandbox ends with it
+            return "immediate"
+
         def clear_output(self, outs, msg, cell_index):
             if is_test_cell(self.nb.cells[cell_index]):
                 return

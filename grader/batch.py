@@ -328,11 +328,14 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
         gradable = [s for s in submissions if s.chapter and not s.problem]
         mine = [s for i, s in enumerate(gradable) if i % count == index]
         hide = [where.resolve(), out.resolve()]
-        environment = grading_environment({s.chapter for s in mine}, hide if sandbox else None, limits) if mine else {}
+        with ThreadPoolExecutor(max_workers=1) as probe:  # the kernel's check runs (a sandboxed Python) meanwhile
+            checked = probe.submit(grading_environment, {s.chapter for s in mine}, hide if sandbox else None, limits) \
+                if mine else None
+            _register_chapters(db_url, {s.chapter for s in mine})
+            for chapter in {s.chapter for s in mine}:  # one scratch course per chapter, copied for each submission
+                prepare_course(chapter, work / "templates" / chapter)
+            environment = checked.result() if checked else {}
         keys = {id(s): _key(s, environment) for s in mine}
-        _register_chapters(db_url, {s.chapter for s in mine})
-        for chapter in {s.chapter for s in mine}:  # one scratch course per chapter, copied for each submission
-            prepare_course(chapter, work / "templates" / chapter)
         todo, done, graded_before = [], {}, {}
         for submission in mine:
             cached = out / "results" / submission.chapter / f"{submission.student}.json"

@@ -1,5 +1,6 @@
 """The authoring pipeline: sources are checked, student editions are generated and in sync."""
 
+import shutil
 import subprocess
 import sys
 
@@ -127,3 +128,22 @@ def test_a_self_check_of_the_capstone_says_it_is_not_graded():
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode != 0 and "is the capstone: it has no exercises and is not graded" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_new_gradebook_gets_the_schema_version_nbgrader_itself_would_write(tmp_path):
+    """The grader reads the head of nbgrader's migrations in-process instead of nbgrader's `alembic heads`
+    subprocess (grader.authoring.gradebook_schema_version): the version must be the one nbgrader asks alembic for,
+    and it is what a gradebook made by `generate` holds (else `nbgrader db upgrade` would misread it)."""
+    import sqlite3
+
+    from grader.authoring import generate, gradebook_schema_version
+
+    nbgraders_own = subprocess.run(
+        [sys.executable, "-c", "import nbgrader.api; print(nbgrader.api.get_alembic_version())"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert gradebook_schema_version() == nbgraders_own
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "solutions" / "05-positions", course / "solutions" / "05-positions")
+    generate("05-positions", course, f"sqlite:///{tmp_path / 'gradebook.db'}")
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(nbgraders_own,)]
