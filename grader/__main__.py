@@ -11,6 +11,10 @@
   python -m grader experiments [CHAPTER ...]          rerun the experiments under several seeds and thread
                                                       counts: every claim's value and margin, run times
   python -m grader translations [--update] [chapter]  check (or update) the Chinese edition's catalogues
+
+The course is the clone the working directory is in (or, failing that, the clone this package was imported from).
+Installed without a clone (`pip install git+...`, as on Colab), only `check` (with a notebook's visible tests: the
+package holds the student editions, not the hidden tests) and `export` work; the other commands say they need a clone.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .course import CourseError, resolve_chapters
+from .course import CHECKOUT, CourseError, require_checkout, resolve_chapters
+
+# what these commands read is only in a clone: the solutions, their hidden tests, the book, the catalogues
+NEEDS_CLONE = ("chapters", "lint", "website", "autograde", "experiments", "translations")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +81,17 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        if args.command in NEEDS_CLONE:
+            require_checkout(f"`python -m grader {args.command}`")
         return COMMANDS[args.command](args)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] in ("grader", "tinyformer"):
+            raise
+        print(f"error: `python -m grader {args.command}` needs the module {error.name}, which this Python "
+              f"({sys.executable}) does not have: install the grader's packages, {_install_command()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -129,10 +144,32 @@ def _website(args) -> int:
     return 0
 
 
+def _install_command() -> str:
+    """The command that installs the course with its [grader] extra, from where this copy was installed."""
+    import json
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    if CHECKOUT is not None:
+        return f"`make install` in {CHECKOUT}"
+    try:
+        origin = json.loads(distribution("tinyformer").read_text("direct_url.json") or "{}")  # PEP 610, by pip
+    except (PackageNotFoundError, ValueError):
+        origin = {}
+    if "vcs_info" in origin and origin.get("url"):  # pip install git+URL[@REV], as on Colab
+        revision = origin["vcs_info"].get("requested_revision")
+        return f'`pip install "tinyformer[grader] @ git+{origin["url"]}{f"@{revision}" if revision else ""}"`'
+    return '`pip install "tinyformer[grader] @ git+URL"` with the address of the course\'s repository'
+
+
 def _check(args) -> int:
     from .autograde import self_check
 
-    return self_check(args.notebook, resolve_chapters([args.chapter], graded=True)[0] if args.chapter else None)
+    status = self_check(args.notebook, resolve_chapters([args.chapter], graded=True)[0] if args.chapter else None)
+    if CHECKOUT is None:
+        print("Outside a clone of the course, this self-check ran the notebook's visible tests only (the installed "
+              "package holds the student editions); the autograder adds hidden tests, so its score can be lower. "
+              "In a clone of the course, `python -m grader check` runs them too.")
+    return status
 
 
 def _autograde(args) -> int:

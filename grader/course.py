@@ -18,17 +18,61 @@ except ModuleNotFoundError:  # Python 3.10: tomli is the same parser (requiremen
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"  # nbgrader "source": instructor notebooks
-CHAPTERS = ROOT / "chapters"  # nbgrader "release": student editions, generated
-CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
-MANIFEST = Path(__file__).resolve().parent / "chapters.toml"  # the chapter list: slug, title, modules, tests, pieces
+PACKAGE = Path(__file__).resolve().parent  # this grader package: in a clone, or installed (site-packages/grader)
+
+
+def is_course(folder: Path) -> bool:
+    """Whether ``folder`` is a clone of the course: it holds the chapter list and the instructor sources."""
+    return (folder / "grader" / "chapters.toml").is_file() and (folder / "solutions").is_dir()
+
+
+def find_course(start: Path | None = None) -> Path | None:
+    """The clone of the course the grader works on: the working directory (``start``) or the nearest folder
+    above it that is one, as nbgrader takes its course from the working directory; else the clone this
+    package was imported from (an editable install, run from anywhere); None for an installed package
+    (`pip install git+...`, as on Colab) run outside a clone."""
+    try:
+        start = (Path.cwd() if start is None else start).resolve()
+    except OSError:  # the working directory was deleted
+        start = None
+    for folder in ([start, *start.parents] if start is not None else []):
+        if is_course(folder):
+            return folder
+    return PACKAGE.parent if is_course(PACKAGE.parent) else None
+
+
+CHECKOUT = find_course()  # None: an installed grader outside a clone, with only what the package holds
+# The course's folder. Outside a clone, the folder the packages are installed in (site-packages), which holds
+# grader/ and tinyformer/ side by side as a clone does; its "sources" are then the student editions the package
+# ships (grader/student_editions/NN-slug/NN-slug.ipynb, from chapters/): their tests are the visible ones,
+# so `python -m grader check` runs those, without the hidden tests that only the clone has.
+ROOT = CHECKOUT or PACKAGE.parent
+STUDENT_EDITIONS = PACKAGE / "student_editions"  # in an installed package (pyproject.toml's package data)
+SOLUTIONS = ROOT / "solutions" if CHECKOUT else STUDENT_EDITIONS  # nbgrader "source": instructor notebooks
+CHAPTERS = ROOT / "chapters" if CHECKOUT else STUDENT_EDITIONS  # nbgrader "release": student editions, generated
+CONFIG_FILE = ROOT / "grader" / "nbgrader_config.py"
+MANIFEST = ROOT / "grader" / "chapters.toml"  # the chapter list: slug, title, modules, tests, pieces
 CHAPTER_ID = re.compile(r"^\d\d-[a-z0-9]+(-[a-z0-9]+)*$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a module, test module or piece: a Python identifier
 
 
 class CourseError(Exception):
     """A problem the user can fix; its message says what and where. The CLI prints it, no traceback."""
+
+
+def require_checkout(what: str) -> Path:
+    """The clone of the course, for a command that needs it (its solutions, hidden tests, website sources);
+    outside one, a CourseError that says so."""
+    if CHECKOUT is None:
+        try:
+            where = str(Path.cwd())
+        except OSError:
+            where = "this folder"
+        raise CourseError(f"{what} needs a clone of the course (its solutions, hidden tests and sources), and "
+                          f"{where} is not inside one: `git clone` the course's repository and run it in the "
+                          "clone's folder. The installed package (pip install git+...) holds only the student "
+                          "editions: there, `python -m grader check NOTEBOOK` runs a notebook's visible tests")
+    return CHECKOUT
 
 
 @dataclass(frozen=True)
@@ -120,7 +164,7 @@ def chapter_manifest(path: Path | None = None) -> list[Chapter]:
 def chapter_ids() -> list[str]:
     """The chapters, in order: grader/chapters.toml's slugs, which must be exactly the solutions/NN-slug folders."""
     slugs = [chapter.slug for chapter in chapter_manifest()]
-    if SOLUTIONS.is_dir():  # a downloaded notebook checked without the course's sources has no solutions/
+    if SOLUTIONS.is_dir():  # (an installed package built without its student editions has none)
         folders = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and CHAPTER_ID.match(p.name))
         unlisted = [folder for folder in folders if folder not in slugs]
         missing = [slug for slug in slugs if slug not in folders]

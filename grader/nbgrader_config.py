@@ -9,7 +9,28 @@ import os
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 c.CourseDirectory.course_id = "tinyformer-course"
-c.CourseDirectory.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _course_root() -> str:
+    """The clone of the course: the working directory or the nearest folder above it holding grader/chapters.toml
+    and solutions/ (grader/course.py, find_course, says the same), else the clone this file is in, else the
+    working directory (nbgrader's own default: an installed copy of this file, outside a clone)."""
+    def is_course(folder):
+        return (os.path.isfile(os.path.join(folder, "grader", "chapters.toml"))
+                and os.path.isdir(os.path.join(folder, "solutions")))
+
+    folder = os.getcwd()
+    while True:
+        if is_course(folder):
+            return folder
+        if os.path.dirname(folder) == folder:
+            break
+        folder = os.path.dirname(folder)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return here if is_course(here) else os.getcwd()
+
+
+c.CourseDirectory.root = _course_root()
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "chapters"
 

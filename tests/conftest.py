@@ -32,6 +32,8 @@ SLOW_TESTS = {  # and these, each a notebook graded end to end or a training run
     "test_a_chinese_notebook_is_graded_as_the_english_one_with_its_messages_in_chinese",
     "test_the_self_check_withholds_the_reference_as_the_instructors_grading_does",
     "test_compile_gives_the_plain_numbers", "test_two_ddp_processes_on_cpu_end_with_the_same_weights",
+    "test_a_downloaded_untouched_notebook_is_checked_as_in_the_clone",  # the installed grader's self-check, twice
+    "test_a_downloaded_solved_chinese_notebook_gets_full_marks_in_chinese",
 }
 
 
