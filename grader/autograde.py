@@ -242,7 +242,7 @@ def _guarded_execute(deadline: float | None = None):
                 self._cleanup_kernel()
             finally:
                 self.shutdown_kernel = graceful
-            for attempt in range(2):  # what the dead kernel left (a fork bomb's children) may take a moment to end
+            for _attempt in range(2):  # what the dead kernel left (a fork bomb's children) may take a moment to end
                 try:
                     self.km = self.create_kernel_manager()
                     self.start_new_kernel()

@@ -36,7 +36,8 @@ def _defines_only(source: str) -> bool:
 
 
 def _strip_markers(source: str) -> str:
-    return "\n".join(l for l in source.splitlines() if "### BEGIN SOLUTION" not in l and "### END SOLUTION" not in l)
+    return "\n".join(line for line in source.splitlines()
+                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
 
 
 def grade(chapter: str, answers: dict[str, str]) -> dict[str, list]:

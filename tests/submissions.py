@@ -25,7 +25,8 @@ def completed(chapter: str, answers: dict[str, str] | None = None) -> nbformat.N
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("solution"):
             source = answers.get(grade_id, solutions[grade_id])
-            cell.source = "\n".join(l for l in source.splitlines() if "### BEGIN SOLUTION" not in l and "### END SOLUTION" not in l)
+            cell.source = "\n".join(line for line in source.splitlines()
+                                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
     return nb
 
 

@@ -87,7 +87,10 @@ def test_gpt2_initialisation_scales_the_residual_projections_and_bert_does_not()
     n_layers, shape = 8, {"vocab_size": 200, "max_len": 64, "d_model": 256, "n_layers": 8, "d_ff": 1024}
     gpt, bert = GPT(GPTConfig(**shape)), BERT(BERTConfig(**shape))
     scaled = 0.02 / math.sqrt(2 * n_layers)
-    close = lambda weight, std: abs(weight.std().item() - std) < 0.05 * std
+
+    def close(weight, std):
+        return abs(weight.std().item() - std) < 0.05 * std
+
     for layer in gpt.layers:
         assert close(layer.self_attn.W_o.weight, scaled) and close(layer.ff.linear2.weight, scaled)
         assert close(layer.self_attn.W_q.weight, 0.02) and close(layer.ff.linear1.weight, 0.02)

@@ -166,7 +166,7 @@ class Formgrader:
                 break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"formgrader did not start:\n{(home / 'server.log').read_text()[-3000:]}")
+                    raise AssertionError(f"formgrader did not start:\n{(home / 'server.log').read_text()[-3000:]}") from None
                 time.sleep(0.5)
 
     def request(self, path: str, method: str = "GET", body: dict | None = None) -> tuple[int, str]:

@@ -58,8 +58,10 @@ def test_reproduced_records_every_claim_with_its_margin_and_names_the_failures(t
 
 
 def test_the_experiments_tables_show_each_run_and_the_least_margin():
-    claim = lambda value, seed: {"claim": "accuracy", "value": value, "bound": 0.95, "direction": ">=",
-                                 "margin": value - 0.95, "seed": seed, "threads": 1}
+    def claim(value, seed):
+        return {"claim": "accuracy", "value": value, "bound": 0.95, "direction": ">=", "margin": value - 0.95,
+                "seed": seed, "threads": 1}
+
     runs = [Run("06-encoder", 0, 1, 50.0, [claim(1.0, 0)]), Run("06-encoder", 1, 1, 130.0, [claim(0.9, 1)])]
     table = claims_table(runs)
     assert "| 06-encoder | accuracy | >= 0.95 | 1 | 0.9 FAIL | -0.05 |" in table
