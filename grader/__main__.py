@@ -11,6 +11,8 @@
   python -m grader experiments [CHAPTER ...]          rerun the experiments under several seeds and thread
                                                       counts: every claim's value and margin, run times
   python -m grader translations [--update] [chapter]  check (or update) the Chinese edition's catalogues
+  python -m grader reference [CHAPTER ...] [--check]  regenerate (or check) tinyformer's generated regions from
+                                                      the solution notebooks, where each reference piece is written
 
 The course is the clone the working directory is in (or, failing that, the clone this package was imported from).
 Installed without a clone (`pip install git+...`, as on Colab), only `check` (with a notebook's visible tests: the
@@ -25,7 +27,7 @@ import sys
 from .course import CHECKOUT, CourseError, require_checkout, resolve_chapters
 
 # what these commands read is only in a clone: the solutions, their hidden tests, the book, the catalogues
-NEEDS_CLONE = ("chapters", "lint", "website", "autograde", "experiments", "translations")
+NEEDS_CLONE = ("chapters", "lint", "website", "autograde", "experiments", "translations", "reference")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
                    "catalogue: chapters, pages, the site, README and the messages)")
     p.add_argument("--update", action="store_true", help="bring locale/ up to date with the English text (new entries "
                    "empty, changed ones fuzzy with the old English) and write README.zh.md")
+
+    p = commands.add_parser("reference", help="regenerate tinyformer's copies of the reference pieces (its generated "
+                           "regions) from the solution notebooks, where each piece is written")
+    p.add_argument("chapter", nargs="*", help="only these chapters' pieces, e.g. 03-attention or 3 (default: all)")
+    p.add_argument("--check", action="store_true", help="only report the regions that differ from their notebook "
+                   "(one line each) and the pieces written by hand in tinyformer too")
 
     args = parser.parse_args(argv)
     try:
@@ -228,8 +236,30 @@ def _translations(args) -> int:
     return 0
 
 
+def _reference(args) -> int:
+    from .reference_code import COMMAND, run
+
+    chapters = resolve_chapters(args.chapter) if args.chapter else None
+    report = run(chapters, write=not args.check)
+    for path in report.written:
+        print(f"wrote {path.relative_to(path.parents[1])}")
+    if report.problems:
+        print(f"tinyformer's reference code is not generated from the solution notebooks as it should be "
+              f"({len(report.problems)} problems):", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  {problem}", file=sys.stderr)
+        if args.check and report.stale:
+            print(f"`{COMMAND}` regenerates what is out of date ({len(report.stale)} regions) from the notebooks: a "
+                  "piece is edited in its notebook, never in tinyformer/", file=sys.stderr)
+        return 1
+    chapters_done = sorted({region.chapter for region in report.regions})
+    print(f"tinyformer's {len(report.regions)} generated regions are their solution notebooks' definitions "
+          f"({', '.join(chapters_done) or 'no chapter has one'})")
+    return 0
+
+
 COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde,
-            "experiments": _experiments, "export": _export, "translations": _translations}
+            "experiments": _experiments, "export": _export, "translations": _translations, "reference": _reference}
 
 if __name__ == "__main__":
     sys.exit(main())

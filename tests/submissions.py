@@ -1,5 +1,6 @@
 """Make submissions the way learners make them: from the student edition, with cells filled in."""
 
+import functools
 from pathlib import Path
 
 import nbformat
@@ -67,20 +68,40 @@ class Case:
         return f"Case({self.name!r})"
 
 
+@functools.cache
+def _solution_cells(chapter: str) -> dict[str, list[str]]:
+    """grade_id -> the sources of the solution notebook's cells with that grade_id (one, unless the notebook is wrong)."""
+    cells: dict[str, list[str]] = {}
+    for c in nbformat.read(source_notebook(chapter), as_version=4).cells:
+        grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            cells.setdefault(grade_id, []).append(c.source)
+    return cells
+
+
 def reference_source(chapter: str, grade_id: str) -> str:
-    cells = [c for c in nbformat.read(source_notebook(chapter), as_version=4).cells
-             if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    """The reference answer of one cell: its source in the solution notebook (the one source of every piece:
+    tinyformer's copy is generated from it), nbgrader markers included."""
+    cells = _solution_cells(chapter).get(grade_id, [])
     assert len(cells) == 1, grade_id
-    return cells[0].source
+    return cells[0]
 
 
-def mutate(chapter: str, grade_id: str, *edits: tuple[str, str]) -> str:
-    """The reference answer of one cell with each (old, new) replaced; each ``old`` must occur exactly once."""
-    source = reference_source(chapter, grade_id)
+def patched(source: str, *edits: tuple[str, str], case: str = "") -> str:
+    """``source`` with each (old, new) replaced. Each ``old`` must occur exactly once: a wrong answer written as a
+    patch of the reference stays the reference with that mistake, and a change to the reference that makes the
+    patch stale fails here, naming the case."""
     for old, new in edits:
-        assert source.count(old) == 1, f"{grade_id}: {old!r} occurs {source.count(old)} times in the reference"
+        count = source.count(old)
+        assert count == 1, (f"{case or 'a patch'}: {old!r} occurs {count} times in the reference it patches: the "
+                            "reference changed; update the case's edit")
         source = source.replace(old, new)
     return source
+
+
+def mutate(chapter: str, grade_id: str, *edits: tuple[str, str], case: str = "") -> str:
+    """The reference answer of one cell (``reference_source``) with each (old, new) replaced (``patched``)."""
+    return patched(reference_source(chapter, grade_id), *edits, case=case or grade_id)
 
 
 def pack(cases: list[Case]) -> dict[str, list[Case]]:
@@ -167,18 +188,18 @@ def case_makers(chapter: str, cell: str | None = None, loses: tuple[str, ...] = 
     are for that cell only: ``case(name, *edits, says=..., loses=...)`` and ``ok(name, *edits)``."""
     if cell is None:
         def case(name, cell, loses, *edits, says=""):
-            return Case(name, cell, mutate(chapter, cell, *edits), loses, says)
+            return Case(name, cell, mutate(chapter, cell, *edits, case=name), loses, says)
 
         def ok(name, cell, *edits):
-            return Case(name, cell, mutate(chapter, cell, *edits))
+            return Case(name, cell, mutate(chapter, cell, *edits, case=name))
     else:
         default = loses
 
         def case(name, *edits, loses=default, says=""):
-            return Case(name, cell, mutate(chapter, cell, *edits), loses, says)
+            return Case(name, cell, mutate(chapter, cell, *edits, case=name), loses, says)
 
         def ok(name, *edits):
-            return Case(name, cell, mutate(chapter, cell, *edits))
+            return Case(name, cell, mutate(chapter, cell, *edits, case=name))
     return case, ok
 
 

@@ -4,76 +4,49 @@ softmax, q and k swapped, NaN for a fully masked row, additive attention without
 without a value projection) each lose points."""
 
 
-from tests.submissions import case_makers, messages, round_trip
+from tests.submissions import case_makers, messages, mutate, round_trip
 
 CHAPTER = "03-attention"
 
 
-def attention(scores: str = "q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))", softmax_axis: int = -1,
-              mask_after: bool = False, zero_empty_rows: bool = True) -> str:
-    """A scaled_dot_product_attention with one part changed."""
-    lines = ["def scaled_dot_product_attention(q, k, v, mask=None):", f"    scores = {scores}"]
-    if mask_after:
-        lines += [f"    weights = torch.softmax(scores, dim={softmax_axis})",
-                  "    if mask is not None:",
-                  "        weights = weights * mask  # zeroed after the softmax, not renormalised"]
-    else:
-        lines += ["    if mask is not None:",
-                  "        scores = scores.masked_fill(~mask, float('-inf'))",
-                  f"    weights = torch.softmax(scores, dim={softmax_axis})"]
-        if zero_empty_rows:
-            lines += ["    if mask is not None:",
-                      "        weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))"]
-    lines += ["    return weights @ v, weights", ""]
-    return "\n".join(lines)
+NW_WEIGHTS = "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)  # softmax over the keys"
+SCORES = "scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., q_len, k_len)"
+FILL = 'scores = scores.masked_fill(~mask, float("-inf"))  # before the softmax, so the rest renormalise'
+SOFTMAX = "weights = torch.softmax(scores, dim=-1)  # over the keys: each query's weights sum to 1"
+ZERO_ROWS = "weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))  # no key: 0, not NaN"
+FEATURES = "features = torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))  # (..., q_len, k_len, d_hidden)"
+ADD_SCORES = "scores = self.v_a(features).squeeze(-1)  # (..., q_len, k_len)"
+SELF_CALL = "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)"
 
 
-NW_WRONG_AXIS = '''def nadaraya_watson(x_query, x_train, y_train, bandwidth):
-    distances = x_query[:, None] - x_train[None, :]
-    weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)  # over the queries
-    return weights @ y_train, weights
-'''
+def attention(name: str, *edits: tuple[str, str]) -> str:
+    """The reference scaled_dot_product_attention with one part changed."""
+    return mutate(CHAPTER, "scaled_dot_product_attention", *edits, case=name)
 
-ADDITIVE_NO_TANH = '''class AdditiveAttention(nn.Module):
-    def __init__(self, d_query, d_key, d_hidden):
-        super().__init__()
-        self.W_q = nn.Linear(d_query, d_hidden, bias=False)
-        self.W_k = nn.Linear(d_key, d_hidden, bias=False)
-        self.v_a = nn.Linear(d_hidden, 1, bias=False)
 
-    def forward(self, q, k, v, mask=None):
-        features = self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # no tanh
-        scores = self.v_a(features).squeeze(-1)
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(scores, dim=-1)
-        if mask is not None:
-            weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))
-        return weights @ v, weights
-'''
-
-SELF_ATTENTION_RAW_VALUES = '''class SelfAttention(nn.Module):
-    def __init__(self, d_model, d_k=None):
-        super().__init__()
-        d_k = d_model if d_k is None else d_k
-        self.W_q = nn.Linear(d_model, d_k, bias=False)
-        self.W_k = nn.Linear(d_model, d_k, bias=False)
-        self.W_v = nn.Linear(d_model, d_k, bias=False)
-
-    def forward(self, x, mask=None):
-        return scaled_dot_product_attention(self.W_q(x), self.W_k(x), x, mask)  # values not projected
-'''
-
+# The wrong answers graded through nbgrader: each the reference of its cell with the one mistake.
 ANSWERS = {
-    "nadaraya_watson_wrong_axis": {"nadaraya_watson": NW_WRONG_AXIS},
-    "softmax_wrong_axis": {"scaled_dot_product_attention": attention(softmax_axis=-2)},
-    "no_scaling": {"scaled_dot_product_attention": attention(scores="q @ k.transpose(-2, -1)")},
-    "scaled_by_d_k": {"scaled_dot_product_attention": attention(scores="q @ k.transpose(-2, -1) / q.size(-1)")},
-    "mask_after_softmax": {"scaled_dot_product_attention": attention(mask_after=True)},
-    "q_k_swapped": {"scaled_dot_product_attention": attention(scores="k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))")},
-    "nan_for_fully_masked_row": {"scaled_dot_product_attention": attention(zero_empty_rows=False)},
-    "additive_without_tanh": {"additive_attention": ADDITIVE_NO_TANH},
-    "self_attention_raw_values": {"self_attention": SELF_ATTENTION_RAW_VALUES},
+    "nadaraya_watson_wrong_axis": {"nadaraya_watson": mutate(CHAPTER, "nadaraya_watson", (
+        NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)  # over the queries"),
+        case="nadaraya_watson_wrong_axis")},
+    "softmax_wrong_axis": {"scaled_dot_product_attention": attention(
+        "softmax_wrong_axis", (SOFTMAX, "weights = torch.softmax(scores, dim=-2)"))},
+    "no_scaling": {"scaled_dot_product_attention": attention("no_scaling", (SCORES, "scores = q @ k.transpose(-2, -1)"))},
+    "scaled_by_d_k": {"scaled_dot_product_attention": attention(
+        "scaled_by_d_k", (SCORES, "scores = q @ k.transpose(-2, -1) / q.size(-1)"))},
+    "mask_after_softmax": {"scaled_dot_product_attention": attention(
+        "mask_after_softmax", (f"    if mask is not None:\n        {FILL}\n", ""),
+        (ZERO_ROWS, "weights = weights * mask  # zeroed after the softmax, not renormalised"))},
+    "q_k_swapped": {"scaled_dot_product_attention": attention(
+        "q_k_swapped", (SCORES, "scores = k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))"))},
+    "nan_for_fully_masked_row": {"scaled_dot_product_attention": attention(
+        "nan_for_fully_masked_row", (f"    if mask is not None:\n        {ZERO_ROWS}\n", ""))},
+    "additive_without_tanh": {"additive_attention": mutate(CHAPTER, "additive_attention", (
+        FEATURES, "features = self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # no tanh"),
+        case="additive_without_tanh")},
+    "self_attention_raw_values": {"self_attention": mutate(CHAPTER, "self_attention", (
+        SELF_CALL, "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), x, mask)  # values not projected"),
+        case="self_attention_raw_values")},
 }
 EXPECTED = {  # student -> autograded score out of 13 (the written question, 2 more points, is graded by hand)
     "reference": 13, "untouched": 0,
@@ -97,13 +70,6 @@ MESSAGES = {  # student -> what the failing tests' messages must say
 
 NW, SDPA = ("test_nadaraya_watson",), ("test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask")
 SDPA_MASK, ADDITIVE, SELF = ("test_scaled_dot_product_attention_mask",), ("test_additive_attention",), ("test_self_attention",)
-NW_WEIGHTS = "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)  # softmax over the keys"
-SCORES = "scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., q_len, k_len)"
-FILL = 'scores = scores.masked_fill(~mask, float("-inf"))  # before the softmax, so the rest renormalise'
-ZERO_ROWS = "weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))  # no key: 0, not NaN"
-FEATURES = "features = torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))  # (..., q_len, k_len, d_hidden)"
-ADD_SCORES = "scores = self.v_a(features).squeeze(-1)  # (..., q_len, k_len)"
-SELF_CALL = "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)"
 
 
 case, ok = case_makers(CHAPTER)

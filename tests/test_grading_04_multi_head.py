@@ -4,58 +4,35 @@ per-example mask not broadcast over the heads, scores divided by sqrt(d_model), 
 parameter count without W_o) each lose points."""
 
 
-from tests.submissions import case_makers, messages, round_trip
+from tests.submissions import case_makers, messages, mutate, round_trip
 
 CHAPTER = "04-multi-head"
 
-SPLIT_WRONG_AXIS = '''def split_heads(x, n_heads):
-    batch, seq, d_model = x.shape
-    return x.view(batch, n_heads, seq, d_model // n_heads)  # right shape, wrong content
-'''
+SPLIT_LINE = "return x.view(batch, seq, n_heads, d_model // n_heads).transpose(1, 2)"
+MERGE_LINE = "return x.transpose(1, 2).reshape(batch, seq, n_heads * d_head)"
+UNSQUEEZE = ("        if mask is not None and mask.dim() == 3:\n"
+             "            mask = mask.unsqueeze(1)  # (batch, 1, q_len, k_len): the same mask for every head\n")
+P = "p = self.dropout if self.training else 0.0"
+FUSED = "out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None"
+SLOW = "out, weights = scaled_dot_product_attention(q, k, v, mask)\n            if p > 0:\n                out = F.dropout(weights, p) @ v"
+RETURN = "return self.W_o(merge_heads(out)), weights"
+ATTENTION = f"{P}\n        if self.fast and not need_weights:\n            {FUSED}\n        else:\n            {SLOW}\n        {RETURN}"
+COUNT_LINES = "projections = 3 * (d_model * inner + (inner if bias else 0))  # W_q, W_k, W_v\n    output = inner * d_model + (d_model if bias else 0)  # W_o"
 
-MERGE_SCRAMBLED = '''def merge_heads(x):
-    batch, n_heads, seq, d_head = x.shape
-    return x.reshape(batch, seq, n_heads * d_head)  # no transpose: heads and positions mixed
-'''
 
-MHA_TEMPLATE = '''class MultiHeadAttention(nn.Module):
-    def __init__(self, d_model, n_heads, dropout=0.0, bias=True, fast=True):
-        super().__init__()
-        assert d_model % n_heads == 0
-        self.n_heads, self.d_head, self.dropout, self.fast = n_heads, d_model // n_heads, dropout, fast
-        self.W_q = nn.Linear(d_model, d_model, bias=bias)
-        self.W_k = nn.Linear(d_model, d_model, bias=bias)
-        self.W_v = nn.Linear(d_model, d_model, bias=bias)
-        self.W_o = nn.Linear(d_model, d_model, bias=bias)
+def mha_answer(name: str, *edits: tuple[str, str]) -> str:
+    """The reference MultiHeadAttention with one mistake."""
+    return mutate(CHAPTER, "multi_head_attention", *edits, case=name)
 
-    def forward(self, query, key_value=None, mask=None, need_weights=False):
-        key_value = query if key_value is None else key_value
-        q = split_heads(self.W_q(query), self.n_heads)
-        k = split_heads(self.W_k(key_value), self.n_heads)
-        v = split_heads(self.W_v(key_value), self.n_heads)
-{body}
-'''
 
-CORRECT_TAIL = '''        p = self.dropout if self.training else 0.0
-        if self.fast and not need_weights:
-            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
-        else:
-            out, weights = scaled_dot_product_attention(q, k, v, mask)
-            if p > 0:
-                out = F.dropout(weights, p) @ v
-'''
-
-UNSQUEEZE = '''        if mask is not None and mask.dim() == 3:
-            mask = mask.unsqueeze(1)
-'''
-
-NO_W_O = MHA_TEMPLATE.format(body=UNSQUEEZE + CORRECT_TAIL + '''        return merge_heads(out), weights  # W_o forgotten
-''')
-
-MASK_NOT_PER_HEAD = MHA_TEMPLATE.format(body=CORRECT_TAIL + '''        return self.W_o(merge_heads(out)), weights  # a 3-D mask is used as it is
-''')
-
-SCALE_BY_D_MODEL = MHA_TEMPLATE.format(body=UNSQUEEZE + '''        p = self.dropout if self.training else 0.0
+SPLIT_WRONG_AXIS = mutate(CHAPTER, "split_heads", (
+    SPLIT_LINE, "return x.view(batch, n_heads, seq, d_model // n_heads)  # right shape, wrong content"), case="split_wrong_axis")
+MERGE_SCRAMBLED = mutate(CHAPTER, "merge_heads", (
+    MERGE_LINE, "return x.reshape(batch, seq, n_heads * d_head)  # no transpose: heads and positions mixed"),
+    case="merge_scrambled")
+NO_W_O = mha_answer("missing_w_o", (RETURN, "return merge_heads(out), weights  # W_o forgotten"))
+MASK_NOT_PER_HEAD = mha_answer("mask_not_per_head", (UNSQUEEZE, ""))  # a 3-D mask is used as it is
+SCALE_BY_D_MODEL = mha_answer("scale_by_sqrt_d_model", (ATTENTION, f"""{P}
         d_model = self.n_heads * self.d_head
         if self.fast and not need_weights:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=1 / math.sqrt(d_model))
@@ -66,10 +43,8 @@ SCALE_BY_D_MODEL = MHA_TEMPLATE.format(body=UNSQUEEZE + '''        p = self.drop
                 scores = scores.masked_fill(~mask, float("-inf"))
             weights = scores.softmax(-1)
             out = F.dropout(weights, p) @ v
-        return self.W_o(merge_heads(out)), weights
-''')
-
-LOOP_OVER_HEADS = MHA_TEMPLATE.format(body=UNSQUEEZE + '''        p = self.dropout if self.training else 0.0
+        {RETURN}"""))
+LOOP_OVER_HEADS = mha_answer("loop_over_heads", (ATTENTION, f"""{P}
         outs, all_weights = [], []
         for h in range(self.n_heads):  # one head at a time: right numbers, no batching
             m = None if mask is None else mask.expand(q.shape[0], self.n_heads, q.shape[2], k.shape[2])[:, h]
@@ -80,13 +55,10 @@ LOOP_OVER_HEADS = MHA_TEMPLATE.format(body=UNSQUEEZE + '''        p = self.dropo
             all_weights.append(w)
         weights = torch.stack(all_weights, dim=1)
         out = torch.stack(outs, dim=1)
-        return self.W_o(merge_heads(out)), (weights if need_weights or not self.fast else None)
-''')
-
-COUNT_WITHOUT_W_O = '''def mha_parameter_count(d_model, n_heads, bias=True, d_head=None):
-    inner = n_heads * (d_model // n_heads if d_head is None else d_head)
-    return 3 * (d_model * inner + (inner if bias else 0))  # W_o forgotten
-'''
+        return self.W_o(merge_heads(out)), (weights if need_weights or not self.fast else None)"""))
+COUNT_WITHOUT_W_O = mutate(CHAPTER, "mha_parameter_count", (
+    COUNT_LINES + "\n    return projections + output", "return 3 * (d_model * inner + (inner if bias else 0))  # W_o forgotten"),
+    case="count_without_w_o")
 
 EXPECTED = {  # student -> autograded score out of 14
     "reference": 14, "untouched": 0,
@@ -107,12 +79,6 @@ ANSWERS = {
 SPLIT, MERGE, COUNT = ("test_split_heads",), ("test_merge_heads",), ("test_mha_parameter_count",)
 MHA = ("test_mha_self_attention", "test_mha_cross_attention_and_masks", "test_mha_fast_path")
 FAST = ("test_mha_fast_path",)
-SPLIT_LINE = "return x.view(batch, seq, n_heads, d_model // n_heads).transpose(1, 2)"
-MERGE_LINE = "return x.transpose(1, 2).reshape(batch, seq, n_heads * d_head)"
-FUSED = "out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None"
-SLOW = "out, weights = scaled_dot_product_attention(q, k, v, mask)\n            if p > 0:\n                out = F.dropout(weights, p) @ v"
-RETURN = "return self.W_o(merge_heads(out)), weights"
-COUNT_LINES = "projections = 3 * (d_model * inner + (inner if bias else 0))  # W_q, W_k, W_v\n    output = inner * d_model + (d_model if bias else 0)  # W_o"
 
 
 case, ok = case_makers(CHAPTER)

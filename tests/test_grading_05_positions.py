@@ -5,90 +5,54 @@ a table built on the CPU in forward or kept out of the module's buffers, RoPE ro
 output) each lose points."""
 
 
-from tests.submissions import case_makers, messages, round_trip
+from tests.submissions import case_makers, messages, mutate, round_trip
 
 CHAPTER = "05-positions"
 
-SIN_COS_SWAPPED = '''def sinusoidal_encoding(max_len, d_model):
-    positions = torch.arange(max_len, dtype=torch.float32)[:, None]
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
-    angles = positions / 10000 ** (two_i / d_model)
-    pe = torch.zeros(max_len, d_model)
-    pe[:, 0::2] = torch.cos(angles)  # swapped
-    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])
-    return pe
-'''
+GAP_LINE = "gap = output(x[:, perm]) - output(x)[:, perm]  # (batch, seq, d_out)"
+GAP_RETURN = "return gap.abs().max().item()"
+POSITIONS = "positions = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)"
+TWO_I = "two_i = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(d/2),) = 0, 2, 4, ..."
+ANGLES = "angles = positions / 10000 ** (two_i / d_model)  # (max_len, ceil(d/2))"
+FILL = "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])"
+BUFFER = 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)  # moves with .to(device)'
+ADD = "return self.dropout(x + self.pe[:seq].to(x.dtype))"
+LEARNED_LINES = "positions = torch.arange(offset, offset + x.size(1), device=x.device)\n        return self.dropout(x + self.embedding(positions).to(x.dtype))"
+THETA = "theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,)"
+ROPE_POSITIONS = "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)"
+ROTATED = "rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)"
+COS_SIN = "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)"
+LENGTH_CHECK = ("        if seq > self.pe.size(0):\n            raise ValueError(f\"a sequence of {seq} tokens is longer than "
+                "max_len={self.pe.size(0)}: build PositionalEncoding with a larger max_len\")\n")
+PAIRS = "x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair"
 
-EXPONENT_I = '''def sinusoidal_encoding(max_len, d_model):
-    positions = torch.arange(max_len, dtype=torch.float32)[:, None]
-    i = torch.arange((d_model + 1) // 2, dtype=torch.float32)  # the pair index, used where 2i belongs
-    angles = positions / 10000 ** (i / d_model)
-    pe = torch.zeros(max_len, d_model)
-    pe[:, 0::2] = torch.sin(angles)
-    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
-    return pe
-'''
 
-NO_BASE = '''def sinusoidal_encoding(max_len, d_model):
-    positions = torch.arange(max_len, dtype=torch.float32)[:, None]
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
-    angles = positions * torch.exp(-two_i / d_model)  # the log(10000) factor forgotten
-    pe = torch.zeros(max_len, d_model)
-    pe[:, 0::2] = torch.sin(angles)
-    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
-    return pe
-'''
-
-TABLE_BUILT_IN_FORWARD = '''class PositionalEncoding(nn.Module):
-    def __init__(self, d_model, max_len=5000, dropout=0.0):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
-
-    def forward(self, x):
-        # a fresh table on the CPU at every call, instead of the buffer that moved with the module
-        return self.dropout(x + sinusoidal_encoding(x.size(1), x.size(2)).to(x.dtype))
-'''
-
-TABLE_NOT_A_BUFFER = '''class PositionalEncoding(nn.Module):
-    def __init__(self, d_model, max_len=5000, dropout=0.0):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.pe = sinusoidal_encoding(max_len, d_model)  # a plain attribute: .to(device) leaves it behind
-
-    def forward(self, x):
-        return self.dropout(x + self.pe[: x.size(1)].to(x.dtype))
-'''
-
-LEARNED_ON_CPU = '''class LearnedPositionalEmbedding(nn.Module):
-    def __init__(self, max_len, d_model, dropout=0.0):
-        super().__init__()
-        self.embedding = nn.Embedding(max_len, d_model)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x, offset=0):
-        positions = torch.arange(offset, offset + x.size(1))  # on the CPU, whatever x.device
-        return self.dropout(x + self.embedding(positions).to(x.dtype))
-'''
-
-ROPE_HALF_SPLIT = '''def apply_rope(x, offset=0, base=10000.0):
-    seq, d = x.shape[-2], x.shape[-1]
-    theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
-    positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)
-    angles = positions[:, None] * theta[None, :]
-    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    x1, x2 = x[..., : d // 2], x[..., d // 2 :]  # pairs (i, i + d/2): the rotate_half convention
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-'''
-
-GAP_UNSHUFFLED = '''def permutation_equivariance_gap(layer, x, perm):
-    def output(inputs):
-        out = layer(inputs)
-        return out[0] if isinstance(out, tuple) else out
-
-    with torch.no_grad():
-        return (output(x[:, perm]) - output(x)).abs().max().item()  # the output is not shuffled
-'''
+# The wrong answers graded through nbgrader: each the reference of its cell with the one mistake.
+SIN_COS_SWAPPED = mutate(CHAPTER, "sinusoidal_encoding", (
+    FILL, "pe[:, 0::2] = torch.cos(angles)  # swapped\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])"),
+    case="sin_cos_swapped")
+EXPONENT_I = mutate(CHAPTER, "sinusoidal_encoding", (
+    f"{TWO_I}\n    {ANGLES}", "i = torch.arange((d_model + 1) // 2, dtype=torch.float32)  # the pair index, used where 2i "
+    "belongs\n    angles = positions / 10000 ** (i / d_model)"), case="exponent_i_not_2i")
+NO_BASE = mutate(CHAPTER, "sinusoidal_encoding", (
+    ANGLES, "angles = positions * torch.exp(-two_i / d_model)  # the log(10000) factor forgotten"), case="no_10000_base")
+TABLE_BUILT_IN_FORWARD = mutate(CHAPTER, "positional_encoding", (
+    f"seq = x.size(1)\n{LENGTH_CHECK}        {ADD}", "# a fresh table on the CPU at every call, instead of the buffer that "
+    "moved with the module\n        return self.dropout(x + sinusoidal_encoding(x.size(1), x.size(2)).to(x.dtype))"),
+    case="table_built_in_forward")
+TABLE_NOT_A_BUFFER = mutate(CHAPTER, "positional_encoding", (
+    BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)  # a plain attribute: .to(device) leaves it behind"),
+    case="table_not_a_buffer")
+LEARNED_ON_CPU = mutate(CHAPTER, "learned_positional_embedding", (
+    "positions = torch.arange(offset, offset + x.size(1), device=x.device)",
+    "positions = torch.arange(offset, offset + x.size(1))  # on the CPU, whatever x.device"), case="learned_positions_on_cpu")
+ROPE_HALF_SPLIT = mutate(CHAPTER, "apply_rope", (
+    f"{PAIRS}\n    {ROTATED}\n    return rotated.flatten(-2)",
+    "x1, x2 = x[..., : d // 2], x[..., d // 2 :]  # pairs (i, i + d/2): the rotate_half convention\n"
+    "    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)"), case="rope_half_split")
+GAP_UNSHUFFLED = mutate(CHAPTER, "permutation_equivariance_gap", (
+    f"{GAP_LINE}\n    {GAP_RETURN}", "return (output(x[:, perm]) - output(x)).abs().max().item()  # the output is not shuffled"),
+    case="gap_output_unshuffled")
 
 EXPECTED = {  # student -> autograded score out of 14
     "reference": 14, "untouched": 0,
@@ -110,19 +74,6 @@ ANSWERS = {
 
 GAP, SIN, PE, LEARNED = ("test_permutation_equivariance_gap",), ("test_sinusoidal_encoding",), ("test_positional_encoding",), ("test_learned_positional_embedding",)
 ROPE, ROPE_BOTH = ("test_apply_rope",), ("test_apply_rope", "test_rope_relative")
-GAP_LINE = "gap = output(x[:, perm]) - output(x)[:, perm]  # (batch, seq, d_out)"
-GAP_RETURN = "return gap.abs().max().item()"
-POSITIONS = "positions = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)"
-TWO_I = "two_i = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(d/2),) = 0, 2, 4, ..."
-ANGLES = "angles = positions / 10000 ** (two_i / d_model)  # (max_len, ceil(d/2))"
-FILL = "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])"
-BUFFER = 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)  # moves with .to(device)'
-ADD = "return self.dropout(x + self.pe[:seq].to(x.dtype))"
-LEARNED_LINES = "positions = torch.arange(offset, offset + x.size(1), device=x.device)\n        return self.dropout(x + self.embedding(positions).to(x.dtype))"
-THETA = "theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,)"
-ROPE_POSITIONS = "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)"
-ROTATED = "rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)"
-COS_SIN = "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)"
 
 
 case, ok = case_makers(CHAPTER)

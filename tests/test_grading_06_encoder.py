@@ -5,113 +5,65 @@ each lose points, with a message that names the mistake."""
 
 import pytest
 
-from tests.submissions import case_failures, case_makers, grade_cases_in_process, grade_class
+from tests.submissions import case_failures, case_makers, grade_cases_in_process, grade_class, mutate
 
 CHAPTER = "06-encoder"
 
 
-def layer_norm(mean_var_and_out: str) -> str:
-    return f'''class LayerNorm(nn.Module):
-    def __init__(self, d_model, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(d_model))
-        self.bias = nn.Parameter(torch.zeros(d_model))
+MEAN = "mean = x.mean(dim=-1, keepdim=True)"
+VAR = "var = x.var(dim=-1, keepdim=True, correction=0)"
+NORMALISE = "return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias"
+BN_LINES = "mean = x.mean(dim=(0, 1), keepdim=True)  # (1, 1, d)\n    var = x.var(dim=(0, 1), keepdim=True, correction=0)  # (1, 1, d)"
+FF_FORWARD = "return self.linear2(self.dropout(self.activation(self.linear1(x))))"
+FF_ACT = 'self.activation = {"relu": nn.ReLU(), "gelu": nn.GELU()}[activation]'
+PRE_ATTN = "x = x + self.dropout1(self.self_attn(self.norm1(x), mask=mask)[0])"
+PRE_FF = "x = x + self.dropout2(self.ff(self.norm2(x)))"
+POST_ATTN = "x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)[0]))"
+POST_FF = "x = self.norm2(x + self.dropout2(self.ff(x)))"
+EMBED = "x = self.positions(self.embedding(tokens) * math.sqrt(self.d_model))"
+LAYERS = "for layer in self.layers:\n            x = layer(x, mask)"
 
-    def forward(self, x):
-{mean_var_and_out}
-'''
+
+def patched_cell(cell: str, name: str, *edits: tuple[str, str]) -> str:
+    """The reference of one solution cell with one mistake (or written another valid way)."""
+    return mutate(CHAPTER, cell, *edits, case=name)
 
 
-WRONG_AXIS = layer_norm('''        mean = x.mean(dim=0, keepdim=True)  # down the tokens, not over the features
-        var = x.var(dim=0, keepdim=True, correction=0)
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias''')
-UNBIASED = layer_norm('''        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True)  # unbiased: divides by d - 1
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias''')
-EPS_OUTSIDE = layer_norm('''        mean = x.mean(dim=-1, keepdim=True)
-        std = x.std(dim=-1, keepdim=True, correction=0)
-        return (x - mean) / (std + self.eps) * self.weight + self.bias  # eps outside the square root''')
+WRONG_AXIS = patched_cell("layer_norm", "layer_norm_wrong_axis",
+                          (MEAN, "mean = x.mean(dim=0, keepdim=True)  # down the tokens, not over the features"),
+                          (VAR, "var = x.var(dim=0, keepdim=True, correction=0)"))
+UNBIASED = patched_cell("layer_norm", "layer_norm_unbiased", (VAR, "var = x.var(dim=-1, keepdim=True)  # unbiased: divides by d - 1"))
+EPS_OUTSIDE = patched_cell("layer_norm", "layer_norm_eps_outside_sqrt", (
+    f"{VAR}\n        {NORMALISE}", "std = x.std(dim=-1, keepdim=True, correction=0)\n"
+    "        return (x - mean) / (std + self.eps) * self.weight + self.bias  # eps outside the square root"))
 
-ENCODER_LAYER = '''class EncoderLayer(nn.Module):
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu"):
-        super().__init__()
-        self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.ff = FeedForward(d_model, d_ff, dropout, activation)
-        self.norm1 = LayerNorm(d_model)
-        self.norm2 = LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-
-    def forward(self, x, mask=None):
-{body}
-'''
-RESIDUAL_AFTER_NORM = ENCODER_LAYER.format(body='''        if self.norm_first:
-            h = self.norm1(x)
-            x = h + self.dropout1(self.self_attn(h, mask=mask)[0])  # the residual adds the normalised x
-            h = self.norm2(x)
-            return h + self.dropout2(self.ff(h))
-        x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)[0]))
-        return self.norm2(x + self.dropout2(self.ff(x)))''')
-MASK_IGNORED_IN_LAYER = ENCODER_LAYER.format(body='''        if self.norm_first:
-            x = x + self.dropout1(self.self_attn(self.norm1(x))[0])  # mask never passed
-            return x + self.dropout2(self.ff(self.norm2(x)))
-        x = self.norm1(x + self.dropout1(self.self_attn(x)[0]))
-        return self.norm2(x + self.dropout2(self.ff(x)))''')
+RESIDUAL_AFTER_NORM = patched_cell("encoder_layer", "pre_ln_residual_after_norm", (
+    PRE_ATTN, "h = self.norm1(x)\n            x = h + self.dropout1(self.self_attn(h, mask=mask)[0])  # the residual adds the "
+    "normalised x"), (PRE_FF, "h = self.norm2(x)\n            x = h + self.dropout2(self.ff(h))"))
+MASK_IGNORED_IN_LAYER = patched_cell("encoder_layer", "mask_ignored_in_layer",
+                                     (PRE_ATTN, "x = x + self.dropout1(self.self_attn(self.norm1(x))[0])  # mask never passed"),
+                                     (POST_ATTN, "x = self.norm1(x + self.dropout1(self.self_attn(x)[0]))"))
 # A correct alternative: attention called with key_value given explicitly, the residual written with a temporary.
-EXPLICIT_LAYER = ENCODER_LAYER.format(body='''        if self.norm_first:
-            h = self.norm1(x)
-            x = x + self.dropout1(self.self_attn(h, h, mask)[0])
-            return x + self.dropout2(self.ff(self.norm2(x)))
-        attended, _ = self.self_attn(x, x, mask=mask)
-        x = self.norm1(x + self.dropout1(attended))
-        return self.norm2(x + self.dropout2(self.ff(x)))''')
+EXPLICIT_LAYER = patched_cell("encoder_layer", "explicit_layer",
+                              (PRE_ATTN, "h = self.norm1(x)\n            x = x + self.dropout1(self.self_attn(h, h, mask)[0])"),
+                              (POST_ATTN, "attended, _ = self.self_attn(x, x, mask=mask)\n"
+                                          "            x = self.norm1(x + self.dropout1(attended))"))
 
-ENCODER = '''class Encoder(nn.Module):
-    def __init__(self, vocab_size, d_model, n_heads, d_ff, n_layers, max_len=512, dropout=0.0, norm_first=False, activation="relu"):
-        super().__init__()
-        self.d_model = d_model
-        self.embedding = nn.Embedding(vocab_size, d_model)
-        self.positions = PositionalEncoding(d_model, max_len, dropout)
-        self.layers = nn.ModuleList([EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)])
-        self.norm = LayerNorm(d_model) if norm_first else nn.Identity()
+MASK_NOT_PASSED = patched_cell("encoder", "mask_not_passed_by_encoder",
+                               (LAYERS, "for layer in self.layers:\n            x = layer(x)  # the mask stops here"))
+NO_SCALE = patched_cell("encoder", "embedding_not_scaled", (EMBED, "x = self.positions(self.embedding(tokens))  # no sqrt(d_model)"))
 
-    def forward(self, tokens, mask=None):
-{body}
-'''
-MASK_NOT_PASSED = ENCODER.format(body='''        x = self.positions(self.embedding(tokens) * math.sqrt(self.d_model))
-        for layer in self.layers:
-            x = layer(x)  # the mask stops here
-        return self.norm(x)''')
-NO_SCALE = ENCODER.format(body='''        x = self.positions(self.embedding(tokens))  # no sqrt(d_model)
-        for layer in self.layers:
-            x = layer(x, mask)
-        return self.norm(x)''')
-
-BATCH_NORM_OVER_FEATURES = '''def batch_norm(x, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)  # that is LayerNorm
-    var = x.var(dim=-1, keepdim=True, correction=0)
-    return (x - mean) / torch.sqrt(var + eps)
-'''
-FEED_FORWARD_ALWAYS_RELU = '''class FeedForward(nn.Module):
-    def __init__(self, d_model, d_ff, dropout=0.0, activation="relu"):
-        super().__init__()
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.activation = nn.ReLU()  # activation="gelu" ignored
-
-    def forward(self, x):
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))
-'''
+BATCH_NORM_OVER_FEATURES = patched_cell("batch_norm", "batch_norm_over_features", (
+    BN_LINES, "mean = x.mean(dim=-1, keepdim=True)  # that is LayerNorm\n    var = x.var(dim=-1, keepdim=True, correction=0)"))
+FEED_FORWARD_ALWAYS_RELU = patched_cell("feed_forward", "feed_forward_ignores_gelu",
+                                        (FF_ACT, 'self.activation = nn.ReLU()  # activation="gelu" ignored'))
 # Correct alternatives: einsum-free functional forms and a hand-written variance.
-LAYER_NORM_BY_HAND = layer_norm('''        centred = x - x.mean(-1, keepdim=True)
-        return centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight + self.bias''')
-BATCH_NORM_FLAT = '''def batch_norm(x, eps=1e-5):
-    flat = x.reshape(-1, x.shape[-1])
-    return ((flat - flat.mean(0)) / (flat.var(0, unbiased=False) + eps).sqrt()).reshape(x.shape)
-'''
+LAYER_NORM_BY_HAND = patched_cell("layer_norm", "layer_norm_by_hand", (
+    f"{MEAN}\n        {VAR}\n        {NORMALISE}", "centred = x - x.mean(-1, keepdim=True)\n        return centred * "
+    "torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight + self.bias"))
+BATCH_NORM_FLAT = patched_cell("batch_norm", "batch_norm_flat", (
+    f"{BN_LINES}\n    return (x - mean) / torch.sqrt(var + eps)", "flat = x.reshape(-1, x.shape[-1])\n"
+    "    return ((flat - flat.mean(0)) / (flat.var(0, unbiased=False) + eps).sqrt()).reshape(x.shape)"))
 
 # Each mistake: the solution cell it is made in, its source, and the test cells it must fail with a word
 # of their message. Every test cell grades one piece only (the tests swap in known-good LayerNorms,
@@ -176,18 +128,6 @@ def test_mistakes_cost_their_own_cells_with_messages_that_name_them(results):
 LN, LN_PARAMS, BN, FF = ("test_layer_norm",), ("test_layer_norm_parameters",), ("test_batch_norm",), ("test_feed_forward",)
 POST, PRE, ENC = ("test_encoder_layer_post_ln",), ("test_encoder_layer_pre_ln",), ("test_encoder",)
 BOTH = POST + PRE
-MEAN = "mean = x.mean(dim=-1, keepdim=True)"
-VAR = "var = x.var(dim=-1, keepdim=True, correction=0)"
-NORMALISE = "return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias"
-BN_LINES = "mean = x.mean(dim=(0, 1), keepdim=True)  # (1, 1, d)\n    var = x.var(dim=(0, 1), keepdim=True, correction=0)  # (1, 1, d)"
-FF_FORWARD = "return self.linear2(self.dropout(self.activation(self.linear1(x))))"
-FF_ACT = 'self.activation = {"relu": nn.ReLU(), "gelu": nn.GELU()}[activation]'
-PRE_ATTN = "x = x + self.dropout1(self.self_attn(self.norm1(x), mask=mask)[0])"
-PRE_FF = "x = x + self.dropout2(self.ff(self.norm2(x)))"
-POST_ATTN = "x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)[0]))"
-POST_FF = "x = self.norm2(x + self.dropout2(self.ff(x)))"
-EMBED = "x = self.positions(self.embedding(tokens) * math.sqrt(self.d_model))"
-LAYERS = "for layer in self.layers:\n            x = layer(x, mask)"
 DROPPED_STREAM = "dropping the sum drops the residual stream"
 
 

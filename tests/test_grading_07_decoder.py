@@ -8,87 +8,67 @@ stops the experiments with one message per cell (tests/visible.py)."""
 
 
 from tests import visible
-from tests.submissions import case_makers, messages, round_trip
+from tests.submissions import case_makers, messages, mutate, round_trip
 
 CHAPTER = "07-decoder"
 
-FUTURE_MASK = '''def causal_mask(seq_len, device=None):
-    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).triu()  # the future, not the past
-'''
+TRIL = "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()"
+MASKED = 'return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)'
+PAD = "return (tokens != pad_id)[:, None, None, :]"
+PRE_SELF = "x = x + self.dropout1(self.self_attn(self.norm1(x), mask=self_mask)[0])"
+PRE_CROSS = "x = x + self.dropout2(self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0])"
+PRE_FF = "x = x + self.dropout3(self.ff(self.norm3(x)))"
+POST_SELF = "x = self.norm1(x + self.dropout1(self.self_attn(x, mask=self_mask)[0]))"
+POST_CROSS = "x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0]))"
+POST_FF = "x = self.norm3(x + self.dropout3(self.ff(x)))"
+SHIFT_LINES = "bos = torch.full_like(tokens[:, :1], bos_id)\n    return torch.cat([bos, tokens[:, :-1]], dim=1)"
+ENCODE = "return self.encoder(src, padding_mask(src, self.pad_id))"
+SELF_MASK = "self_mask = causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(tgt_in, self.pad_id)"
+HIDDEN = "hidden = self.decoder(tgt_in, memory, self_mask, padding_mask(src, self.pad_id))"
+NEXT = "next_token = model.decode(out, memory, src)[:, -1].argmax(dim=-1)  # (batch,)"
+PAD_DONE = "next_token = next_token.masked_fill(done, model.pad_id)  # finished sequences only pad"
+STOP = "if done.all():"
+TOPK = "top = row.topk(beam_size)"
+KEEP = "elif len(beams) < beam_size:"
+BEAM_STOP = "if not beams or (finished and max(s for _, s in finished) >= beams[0][1]):"
+LOG_PROBS = "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, -1].log_softmax(dim=-1)"
+LAYER_BODY = (f"if self.norm_first:\n            {PRE_SELF}\n            {PRE_CROSS}\n            {PRE_FF}\n"
+              f"        else:\n            {POST_SELF}\n            {POST_CROSS}\n            {POST_FF}\n        return x")
 
-MASK_EXCLUDES_SELF = '''def causal_mask(seq_len, device=None):
-    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril(-1)  # a position cannot see itself
-'''
 
-MASK_ON_THE_CPU = '''def causal_mask(seq_len, device=None):
-    return torch.tril(torch.ones(seq_len, seq_len)).bool()  # device ignored: on a GPU the mask stays on the CPU
-'''
+def patched_cell(cell: str, name: str, *edits: tuple[str, str]) -> str:
+    """The reference of one solution cell with one mistake (or written another valid way)."""
+    return mutate(CHAPTER, cell, *edits, case=name)
 
-SOFTMAX_OVER_QUERIES = '''def masked_softmax(scores, mask):
-    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-2)  # over the queries, not the keys
-'''
 
-MASK_AFTER_SOFTMAX = '''def masked_softmax(scores, mask):
-    return scores.softmax(dim=-1) * mask  # zeroed after the softmax: no renormalisation
-'''
-
-_DECODER_LAYER = '''class DecoderLayer(nn.Module):
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu"):
-        super().__init__()
-        self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.ff = FeedForward(d_model, d_ff, dropout, activation)
-        self.norm1, self.norm2, self.norm3 = LayerNorm(d_model), LayerNorm(d_model), LayerNorm(d_model)
-        self.dropout1, self.dropout2, self.dropout3 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
-
-    def forward(self, x, memory, self_mask=None, memory_mask=None):
-        if self.norm_first:
-            x = x + self.dropout1(self.self_attn(self.norm1(x), mask=self_mask)[0])
-            x = x + self.dropout2(CROSS_PRE)
-            x = x + self.dropout3(self.ff(self.norm3(x)))
-        else:
-            x = self.norm1(x + self.dropout1(self.self_attn(x, mask=self_mask)[0]))
-            x = self.norm2(x + self.dropout2(CROSS_POST))
-            x = self.norm3(x + self.dropout3(self.ff(x)))
-        return x
-'''
-QUERIES_FROM_MEMORY = _DECODER_LAYER.replace(  # queries from the encoder, keys and values from the decoder
-    "CROSS_PRE", "self.cross_attn(memory, self.norm2(x), mask=memory_mask)[0]").replace(
-    "CROSS_POST", "self.cross_attn(memory, x, mask=memory_mask)[0]")
-KEYS_FROM_DECODER = _DECODER_LAYER.replace(  # "cross"-attention to the decoder itself: memory never read
-    "CROSS_PRE", "self.cross_attn(self.norm2(x), mask=self_mask)[0]").replace(
-    "CROSS_POST", "self.cross_attn(x, mask=self_mask)[0]")
-
-DECODE_WITHOUT_CAUSAL_MASK = '''class Transformer(nn.Module):
-    def __init__(self, src_vocab_size, tgt_vocab_size, d_model=128, n_heads=4, d_ff=512, n_layers=2, max_len=256,
-                 dropout=0.1, norm_first=False, pad_id=0):
-        super().__init__()
-        self.pad_id = pad_id
-        self.encoder = Encoder(src_vocab_size, d_model, n_heads, d_ff, n_layers, max_len, dropout, norm_first)
-        self.decoder = Decoder(tgt_vocab_size, d_model, n_heads, d_ff, n_layers, max_len, dropout, norm_first)
-        self.generator = nn.Linear(d_model, tgt_vocab_size)
-
-    def encode(self, src):
-        return self.encoder(src, padding_mask(src, self.pad_id))
-
-    def decode(self, tgt_in, memory, src):
-        self_mask = padding_mask(tgt_in, self.pad_id)  # the causal mask is missing
-        return self.generator(self.decoder(tgt_in, memory, self_mask, padding_mask(src, self.pad_id)))
-
-    def forward(self, src, tgt_in):
-        return self.decode(tgt_in, self.encode(src), src)
-'''
-
-GREEDY_NEVER_STOPS = '''@torch.no_grad()
-def greedy_decode(model, src, bos_id, eos_id, max_len):
-    memory = model.encode(src)
-    out = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)
-    for _ in range(max_len):  # always max_len steps, whatever comes out
-        next_token = model.decode(out, memory, src)[:, -1].argmax(dim=-1)
-        out = torch.cat([out, next_token[:, None]], dim=1)
-    return out[:, 1:]
-'''
+# The wrong answers graded through nbgrader: each the reference of its cell with the one mistake (but for the beam
+# search below, written from scratch).
+FUTURE_MASK = patched_cell("causal_mask", "mask_includes_future", (
+    TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).triu()  # the future, not the past"))
+MASK_EXCLUDES_SELF = patched_cell("causal_mask", "mask_excludes_self", (
+    TRIL, "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril(-1)  # a position cannot see itself"))
+MASK_ON_THE_CPU = patched_cell("causal_mask", "mask_on_the_cpu", (
+    TRIL, "return torch.tril(torch.ones(seq_len, seq_len)).bool()  # device ignored: on a GPU the mask stays on the CPU"))
+SOFTMAX_OVER_QUERIES = patched_cell("masked_softmax", "softmax_over_queries", (
+    MASKED, 'return scores.masked_fill(~mask, float("-inf")).softmax(dim=-2)  # over the queries, not the keys'))
+MASK_AFTER_SOFTMAX = patched_cell("masked_softmax", "mask_after_softmax", (
+    MASKED, "return scores.softmax(dim=-1) * mask  # zeroed after the softmax: no renormalisation"))
+QUERIES_FROM_MEMORY = patched_cell(  # queries from the encoder, keys and values from the decoder
+    "decoder_layer", "cross_attention_queries_from_memory",
+    (PRE_CROSS, "x = x + self.dropout2(self.cross_attn(memory, self.norm2(x), mask=memory_mask)[0])"),
+    (POST_CROSS, "x = self.norm2(x + self.dropout2(self.cross_attn(memory, x, mask=memory_mask)[0]))"))
+KEYS_FROM_DECODER = patched_cell(  # "cross"-attention to the decoder itself: memory never read
+    "decoder_layer", "cross_attention_keys_from_decoder",
+    (PRE_CROSS, "x = x + self.dropout2(self.cross_attn(self.norm2(x), mask=self_mask)[0])"),
+    (POST_CROSS, "x = self.norm2(x + self.dropout2(self.cross_attn(x, mask=self_mask)[0]))"))
+DECODE_WITHOUT_CAUSAL_MASK = patched_cell("transformer", "decode_without_causal_mask", (
+    SELF_MASK, "self_mask = padding_mask(tgt_in, self.pad_id)  # the causal mask is missing"))
+GREEDY_NEVER_STOPS = patched_cell(
+    "greedy_decode", "greedy_never_stops",
+    ("        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)\n", ""),
+    ("for _ in range(max_len):", "for _ in range(max_len):  # always max_len steps, whatever comes out"),
+    (f"            {PAD_DONE}\n", ""),
+    (f"            done |= next_token == eos_id\n            {STOP}\n                break\n", ""))
 
 BEAM_NEVER_STOPS = '''@torch.no_grad()
 def beam_search(model, src, bos_id, eos_id, max_len, beam_size=4):
@@ -110,33 +90,26 @@ def beam_search(model, src, bos_id, eos_id, max_len, beam_size=4):
 
 # Correct answers written differently from the reference: they must get full marks.
 ALTERNATIVES = {
-    "causal_mask": '''def causal_mask(seq_len, device=None):
-    positions = torch.arange(seq_len, device=device)
-    return positions[:, None] >= positions[None, :]
-''',
-    "masked_softmax": '''def masked_softmax(scores, mask):
-    weights = (scores - scores.amax(dim=-1, keepdim=True)).exp() * mask  # zero, then renormalise: the same weights
-    return weights / weights.sum(dim=-1, keepdim=True)
-''',
-    "padding_mask": '''def padding_mask(tokens, pad_id):
-    return (tokens != pad_id).unsqueeze(1).unsqueeze(2)
-''',
-    "decoder_layer": _DECODER_LAYER.split("    def forward")[0] + '''    def forward(self, x, memory, self_mask=None, memory_mask=None):
-        sublayers = [
+    "causal_mask": patched_cell("causal_mask", "alternative_causal_mask", (
+        TRIL, "positions = torch.arange(seq_len, device=device)\n    return positions[:, None] >= positions[None, :]")),
+    "masked_softmax": patched_cell("masked_softmax", "alternative_masked_softmax", (
+        MASKED, "weights = (scores - scores.amax(dim=-1, keepdim=True)).exp() * mask  # zero, then renormalise: the same "
+        "weights\n    return weights / weights.sum(dim=-1, keepdim=True)")),
+    "padding_mask": patched_cell("padding_mask", "alternative_padding_mask", (
+        PAD, "return (tokens != pad_id).unsqueeze(1).unsqueeze(2)")),
+    "decoder_layer": patched_cell("decoder_layer", "alternative_decoder_layer", (LAYER_BODY, """sublayers = [
             (lambda h: self.self_attn(h, h, mask=self_mask)[0], self.norm1, self.dropout1),
             (lambda h: self.cross_attn(h, key_value=memory, mask=memory_mask)[0], self.norm2, self.dropout2),
             (self.ff, self.norm3, self.dropout3),
         ]
         for sublayer, norm, dropout in sublayers:
             x = x + dropout(sublayer(norm(x))) if self.norm_first else norm(x + dropout(sublayer(x)))
-        return x
-''',
-    "shift_right": '''def shift_right(tokens, bos_id):
-    return F.pad(tokens[:, :-1], (1, 0), value=bos_id)
-''',
-    "transformer": DECODE_WITHOUT_CAUSAL_MASK.replace(
-        "self_mask = padding_mask(tgt_in, self.pad_id)  # the causal mask is missing",
-        "self_mask = causal_mask(tgt_in.shape[1], device=tgt_in.device)[None, None] & (tgt_in != self.pad_id)[:, None, None, :]"),
+        return x""")),
+    "shift_right": patched_cell("shift_right", "alternative_shift_right", (
+        SHIFT_LINES, "return F.pad(tokens[:, :-1], (1, 0), value=bos_id)")),
+    "transformer": patched_cell("transformer", "alternative_transformer", (
+        SELF_MASK, "self_mask = causal_mask(tgt_in.shape[1], device=tgt_in.device)[None, None] & "
+        "(tgt_in != self.pad_id)[:, None, None, :]")),
     "greedy_decode": '''@torch.no_grad()
 def greedy_decode(model, src, bos_id, eos_id, max_len):
     memory = model.encode(src)
@@ -206,26 +179,6 @@ NAMED = {  # student -> words the feedback must contain
 
 CAUSAL, SOFTMAX, PADDING, LAYER = ("test_causal_mask",), ("test_masked_softmax",), ("test_padding_mask",), ("test_decoder_layer",)
 SHIFT, MODEL, GREEDY, BEAM = ("test_shift_right",), ("test_transformer",), ("test_greedy_decode",), ("test_beam_search",)
-TRIL = "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()"
-MASKED = 'return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)'
-PAD = "return (tokens != pad_id)[:, None, None, :]"
-PRE_SELF = "x = x + self.dropout1(self.self_attn(self.norm1(x), mask=self_mask)[0])"
-PRE_CROSS = "x = x + self.dropout2(self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0])"
-PRE_FF = "x = x + self.dropout3(self.ff(self.norm3(x)))"
-POST_SELF = "x = self.norm1(x + self.dropout1(self.self_attn(x, mask=self_mask)[0]))"
-POST_CROSS = "x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0]))"
-POST_FF = "x = self.norm3(x + self.dropout3(self.ff(x)))"
-SHIFT_LINES = "bos = torch.full_like(tokens[:, :1], bos_id)\n    return torch.cat([bos, tokens[:, :-1]], dim=1)"
-ENCODE = "return self.encoder(src, padding_mask(src, self.pad_id))"
-SELF_MASK = "self_mask = causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(tgt_in, self.pad_id)"
-HIDDEN = "hidden = self.decoder(tgt_in, memory, self_mask, padding_mask(src, self.pad_id))"
-NEXT = "next_token = model.decode(out, memory, src)[:, -1].argmax(dim=-1)  # (batch,)"
-PAD_DONE = "next_token = next_token.masked_fill(done, model.pad_id)  # finished sequences only pad"
-STOP = "if done.all():"
-TOPK = "top = row.topk(beam_size)"
-KEEP = "elif len(beams) < beam_size:"
-BEAM_STOP = "if not beams or (finished and max(s for _, s in finished) >= beams[0][1]):"
-LOG_PROBS = "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, -1].log_softmax(dim=-1)"
 DROPPED_STREAM = "dropping the sum drops the residual stream"
 
 

@@ -3,6 +3,8 @@
 Shapes: ``q`` is ``(..., q_len, d_k)``, ``k`` is ``(..., k_len, d_k)``, ``v`` is ``(..., k_len, d_v)``;
 the leading dimensions (batch, heads, ...) are anything that broadcasts. A boolean ``mask`` broadcastable to
 ``(..., q_len, k_len)`` is True where a query *may* attend to a key.
+
+Its generated regions are copies: edit those pieces in solutions/03-attention/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 
+# generated from solutions/03-attention/03-attention.ipynb (nadaraya_watson): edit it there, then python -m grader reference
 def nadaraya_watson(x_query: Tensor, x_train: Tensor, y_train: Tensor, bandwidth: float) -> tuple[Tensor, Tensor]:
     """Nadaraya–Watson kernel regression with a Gaussian kernel: attention pooling with a fixed score.
 
@@ -31,6 +34,10 @@ def nadaraya_watson(x_query: Tensor, x_train: Tensor, y_train: Tensor, bandwidth
     return weights @ y_train, weights
 
 
+# end of generated nadaraya_watson
+
+
+# generated from solutions/03-attention/03-attention.ipynb (scaled_dot_product_attention): edit it there, then python -m grader reference
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """softmax(q k^T / sqrt(d_k)) v, over any leading batch dimensions.
 
@@ -52,6 +59,10 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     return weights @ v, weights
 
 
+# end of generated scaled_dot_product_attention
+
+
+# generated from solutions/03-attention/03-attention.ipynb (AdditiveAttention): edit it there, then python -m grader reference
 class AdditiveAttention(nn.Module):
     """Bahdanau's additive attention: score(q, k) = v_a . tanh(W_q q + W_k k).
 
@@ -76,6 +87,10 @@ class AdditiveAttention(nn.Module):
         return weights @ v, weights
 
 
+# end of generated AdditiveAttention
+
+
+# generated from solutions/03-attention/03-attention.ipynb (SelfAttention): edit it there, then python -m grader reference
 class SelfAttention(nn.Module):
     """Single-head self-attention: queries, keys and values are three projections of the same sequence."""
 
@@ -89,3 +104,6 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (batch, seq, d_model) -> out (batch, seq, d_k), weights (batch, seq, seq)."""
         return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)
+
+
+# end of generated SelfAttention

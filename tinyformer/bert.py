@@ -3,6 +3,8 @@ next-sentence prediction (NSP).
 
 Input = token + segment + position embeddings, LayerNorm, dropout; then Post-LN encoder layers with GELU; an
 MLM head whose output matrix is the token embedding (tied) and an NSP head on the first ([CLS]) position.
+
+Its generated regions are copies: edit those pieces in solutions/08-bert-vs-gpt/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tinyformer.positions import LearnedPositionalEmbedding
 IGNORE_INDEX = -100  # cross_entropy's default ignore_index: positions that are not predicted
 
 
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (mask_tokens): edit it there, then python -m grader reference
 def mask_tokens(
     tokens: Tensor,
     mask_id: int,
@@ -44,6 +47,9 @@ def mask_tokens(
     return inputs, labels
 
 
+# end of generated mask_tokens
+
+
 @dataclass
 class BERTConfig:
     vocab_size: int
@@ -56,6 +62,7 @@ class BERTConfig:
     n_segments: int = 2  # sentence A and sentence B
 
 
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (BERT): edit it there, then python -m grader reference
 class BERT(nn.Module):
     """Embeddings (token + segment + position) -> n Post-LN encoder layers -> MLM head (tied) and NSP head."""
 
@@ -97,6 +104,10 @@ class BERT(nn.Module):
         return mlm_logits, nsp_logits
 
 
+# end of generated BERT
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (bert_parameter_count): edit it there, then python -m grader reference
 def bert_parameter_count(config: BERTConfig) -> int:
     """Closed form of ``sum(p.numel() for p in BERT(config).parameters())`` (the tied decoder adds only its bias)."""
     d, f, v = config.d_model, config.d_ff, config.vocab_size
@@ -105,3 +116,6 @@ def bert_parameter_count(config: BERTConfig) -> int:
     mlm_head = d * d + d + 2 * d + v  # dense, LayerNorm, decoder bias
     nsp_head = d * d + d + 2 * d + 2  # pooler, classifier
     return embeddings + config.n_layers * layer + mlm_head + nsp_head
+
+
+# end of generated bert_parameter_count

@@ -2,6 +2,8 @@
 
 Shapes: tokens ``(batch, seq)`` int64; hidden states ``(batch, seq, d_model)``. Masks are boolean,
 True = may attend, broadcastable to ``(batch, heads, q_len, k_len)``.
+
+Its generated regions are copies: edit those pieces in solutions/07-decoder/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -16,16 +18,25 @@ from tinyformer.multihead import MultiHeadAttention
 from tinyformer.positions import PositionalEncoding
 
 
+# generated from solutions/07-decoder/07-decoder.ipynb (causal_mask): edit it there, then python -m grader reference
 def causal_mask(seq_len: int, device: torch.device | str | None = None) -> Tensor:
     """(seq_len, seq_len) boolean, lower-triangular: position i may attend to positions 0..i (itself included)."""
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
 
 
+# end of generated causal_mask
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (padding_mask): edit it there, then python -m grader reference
 def padding_mask(tokens: Tensor, pad_id: int) -> Tensor:
     """(batch, seq) tokens -> (batch, 1, 1, seq) boolean: True at real tokens, False at padding (never attended to)."""
     return (tokens != pad_id)[:, None, None, :]
 
 
+# end of generated padding_mask
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (DecoderLayer): edit it there, then python -m grader reference
 class DecoderLayer(nn.Module):
     """Masked self-attention, cross-attention to the encoder's output, a feed-forward network; each in a residual
     connection with a LayerNorm (Post-LN by default, Pre-LN with ``norm_first=True``)."""
@@ -60,6 +71,10 @@ class DecoderLayer(nn.Module):
         return x
 
 
+# end of generated DecoderLayer
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (Decoder): edit it there, then python -m grader reference
 class Decoder(nn.Module):
     """Target embedding * sqrt(d_model) (initialised at N(0, 1/d_model), as the encoder's), sinusoidal positions,
     then ``n_layers`` decoder layers."""
@@ -96,12 +111,20 @@ class Decoder(nn.Module):
         return self.norm(x)
 
 
+# end of generated Decoder
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (shift_right): edit it there, then python -m grader reference
 def shift_right(tokens: Tensor, bos_id: int) -> Tensor:
     """Teacher forcing's decoder input: (batch, seq) -> BOS followed by all but the last token."""
     bos = torch.full_like(tokens[:, :1], bos_id)
     return torch.cat([bos, tokens[:, :-1]], dim=1)
 
 
+# end of generated shift_right
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (Transformer): edit it there, then python -m grader reference
 class Transformer(nn.Module):
     """The encoder–decoder Transformer of Vaswani et al. (2017): source tokens in, next-target-token logits out."""
 
@@ -143,6 +166,10 @@ class Transformer(nn.Module):
         return self.decode(tgt_in, self.encode(src), src)
 
 
+# end of generated Transformer
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (greedy_decode): edit it there, then python -m grader reference
 def greedy_decode(model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_len: int) -> Tensor:
     """Generate from BOS, one most-likely token at a time, until every sequence has produced EOS or max_len tokens.
 
@@ -162,6 +189,10 @@ def greedy_decode(model: Transformer, src: Tensor, bos_id: int, eos_id: int, max
         return out[:, 1:]
 
 
+# end of generated greedy_decode
+
+
+# generated from solutions/07-decoder/07-decoder.ipynb (beam_search): edit it there, then python -m grader reference
 def beam_search(
     model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_len: int, beam_size: int = 4
 ) -> tuple[Tensor, float]:
@@ -199,3 +230,6 @@ def beam_search(
                 break
         best, score = max(finished + beams, key=lambda c: c[1])
         return torch.tensor(best[1:], dtype=torch.long, device=src.device), score
+
+
+# end of generated beam_search

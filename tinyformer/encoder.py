@@ -2,6 +2,8 @@
 
 Shapes: ``(batch, seq, d_model)`` throughout. Masks are boolean, True = may attend, broadcastable to
 ``(batch, heads, seq, seq)``; a padding mask is ``(tokens != pad_id)[:, None, None, :]``.
+
+Its generated regions are copies: edit those pieces in solutions/06-encoder/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tinyformer.multihead import MultiHeadAttention
 from tinyformer.positions import PositionalEncoding
 
 
+# generated from solutions/06-encoder/06-encoder.ipynb (LayerNorm): edit it there, then python -m grader reference
 class LayerNorm(nn.Module):
     """Normalise each token over its features: (x - mean) / sqrt(var + eps) * weight + bias.
 
@@ -35,6 +38,10 @@ class LayerNorm(nn.Module):
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
 
 
+# end of generated LayerNorm
+
+
+# generated from solutions/06-encoder/06-encoder.ipynb (FeedForward): edit it there, then python -m grader reference
 class FeedForward(nn.Module):
     """The position-wise feed-forward network: linear2(dropout(activation(linear1(x)))), applied to each token."""
 
@@ -55,6 +62,10 @@ class FeedForward(nn.Module):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
+# end of generated FeedForward
+
+
+# generated from solutions/06-encoder/06-encoder.ipynb (EncoderLayer): edit it there, then python -m grader reference
 class EncoderLayer(nn.Module):
     """Self-attention and a feed-forward network, each inside a residual connection with a LayerNorm.
 
@@ -85,6 +96,10 @@ class EncoderLayer(nn.Module):
         return x
 
 
+# end of generated EncoderLayer
+
+
+# generated from solutions/06-encoder/06-encoder.ipynb (Encoder): edit it there, then python -m grader reference
 class Encoder(nn.Module):
     """Token embedding * sqrt(d_model), sinusoidal positions, then ``n_layers`` identical encoder layers.
 
@@ -120,3 +135,6 @@ class Encoder(nn.Module):
         for layer in self.layers:
             x = layer(x, mask)
         return self.norm(x)
+
+
+# end of generated Encoder

@@ -2,6 +2,8 @@
 
 A GPT block is an encoder layer (Pre-LN, GELU) run under a causal mask: nothing else is new. The head that
 turns hidden states into next-token logits shares its weight with the token embedding (weight tying).
+
+Its generated regions are copies: edit those pieces in solutions/08-bert-vs-gpt/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class GPTConfig:
     dropout: float = 0.0  # GPT-1 trained with 0.1 (GPT-2's paper gives none); > 0 also drops FeedForward's hidden layer
 
 
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (KVCache): edit it there, then python -m grader reference
 class KVCache:
     """The keys and values of every token seen so far, one pair per layer, each (batch, heads, seen, d_head).
 
@@ -54,6 +57,10 @@ class KVCache:
         return k, v
 
 
+# end of generated KVCache
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (cached_self_attention): edit it there, then python -m grader reference
 def cached_self_attention(attn: MultiHeadAttention, x: Tensor, mask: Tensor, cache: KVCache, layer: int) -> Tensor:
     """Self-attention of the new positions x (batch, new, d_model) over the cached ones and themselves.
 
@@ -64,6 +71,10 @@ def cached_self_attention(attn: MultiHeadAttention, x: Tensor, mask: Tensor, cac
     return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
 
 
+# end of generated cached_self_attention
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (GPT): edit it there, then python -m grader reference
 class GPT(nn.Module):
     """Token embedding + learned positions -> n Pre-LN blocks under a causal mask -> LayerNorm -> tied head."""
 
@@ -101,6 +112,10 @@ class GPT(nn.Module):
         return self.head(self.norm(x))
 
 
+# end of generated GPT
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (init_weights): edit it there, then python -m grader reference
 def init_weights(module: nn.Module) -> None:
     """BERT's and GPT-2's initialisation of one module (``model.apply(init_weights)``): weights of every linear
     layer and embedding drawn from N(0, 0.02^2), biases zero (LayerNorms keep their 1 and 0). Small weights keep
@@ -112,6 +127,10 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+# end of generated init_weights
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (scale_residual_projections): edit it there, then python -m grader reference
 def scale_residual_projections(layers: nn.ModuleList) -> None:
     """GPT-2's initialisation of the residual projections: divide the weights of the two layers of each block that
     write into the residual stream (the attention's W_o, the feed-forward network's linear2) by sqrt(2 n_layers),
@@ -127,6 +146,10 @@ def scale_residual_projections(layers: nn.ModuleList) -> None:
             layer.ff.linear2.weight.mul_(scale)
 
 
+# end of generated scale_residual_projections
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (generate): edit it there, then python -m grader reference
 def generate(
     model: GPT,
     prompt: Tensor,
@@ -167,6 +190,10 @@ def generate(
         return tokens
 
 
+# end of generated generate
+
+
+# generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (gpt_parameter_count): edit it there, then python -m grader reference
 def gpt_parameter_count(config: GPTConfig) -> int:
     """Closed form of ``sum(p.numel() for p in GPT(config).parameters())`` (the tied head adds nothing)."""
     d, f = config.d_model, config.d_ff
@@ -175,3 +202,6 @@ def gpt_parameter_count(config: GPTConfig) -> int:
     feed_forward = d * f + f + f * d + d
     norms = 2 * 2 * d  # two LayerNorms per block, weight and bias each
     return embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d  # + the final LayerNorm
+
+
+# end of generated gpt_parameter_count

@@ -3,6 +3,8 @@
 Self-attention is permutation-equivariant: shuffle the tokens and its outputs shuffle the same way. These
 pieces add order: fixed sinusoids (Vaswani et al. 2017), learned positions (BERT, GPT) and rotary
 embeddings (RoPE, Su et al. 2021), which rotate queries and keys instead of adding anything.
+
+Its generated regions are copies: edit those pieces in solutions/05-positions/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 
+# generated from solutions/05-positions/05-positions.ipynb (sinusoidal_encoding): edit it there, then python -m grader reference
 def sinusoidal_encoding(max_len: int, d_model: int) -> Tensor:
     """(max_len, d_model) table: PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)).
 
@@ -25,6 +28,10 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> Tensor:
     return pe
 
 
+# end of generated sinusoidal_encoding
+
+
+# generated from solutions/05-positions/05-positions.ipynb (PositionalEncoding): edit it there, then python -m grader reference
 class PositionalEncoding(nn.Module):
     """Adds the sinusoidal table to a batch of embeddings (batch, seq, d_model), then dropout."""
 
@@ -41,6 +48,10 @@ class PositionalEncoding(nn.Module):
         return self.dropout(x + self.pe[:seq].to(x.dtype))
 
 
+# end of generated PositionalEncoding
+
+
+# generated from solutions/05-positions/05-positions.ipynb (LearnedPositionalEmbedding): edit it there, then python -m grader reference
 class LearnedPositionalEmbedding(nn.Module):
     """Adds one trained vector per position (BERT and GPT do this), then dropout."""
 
@@ -55,6 +66,10 @@ class LearnedPositionalEmbedding(nn.Module):
         return self.dropout(x + self.embedding(positions).to(x.dtype))
 
 
+# end of generated LearnedPositionalEmbedding
+
+
+# generated from solutions/05-positions/05-positions.ipynb (apply_rope): edit it there, then python -m grader reference
 def apply_rope(x: Tensor, offset: int = 0, base: float = 10000.0) -> Tensor:
     """Rotary position embedding: rotate each pair of features (2i, 2i+1) at position p by the angle p * theta_i.
 
@@ -73,3 +88,6 @@ def apply_rope(x: Tensor, offset: int = 0, base: float = 10000.0) -> Tensor:
     x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair
     rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)
     return rotated.flatten(-2)
+
+
+# end of generated apply_rope

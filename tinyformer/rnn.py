@@ -1,8 +1,7 @@
 """Chapter 01 — why RNNs fall short.
 
-Reference of the pieces the learner writes in ``solutions/01-rnn-limits``. The
-notebook's solution cells are kept identical to these definitions by
-``tests/test_reference_sync.py``: edit one, edit the other.
+Reference of the pieces the learner writes in ``solutions/01-rnn-limits``.
+Its generated regions are copies: edit those pieces in solutions/01-rnn-limits/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import torch
 from torch import Tensor
 
 
+# generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (rnn_forward): edit it there, then python -m grader reference
 def rnn_forward(
     x: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor, h0: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -41,6 +41,10 @@ def rnn_forward(
     return hs, h
 
 
+# end of generated rnn_forward
+
+
+# generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (jacobian_norms): edit it there, then python -m grader reference
 def jacobian_norms(last_state: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """How strongly the last state depends on each input: ||∂h_T / ∂x_t||_F for every t.
 
@@ -55,6 +59,10 @@ def jacobian_norms(last_state: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return J.pow(2).sum(dim=(0, 2)).sqrt()  # (seq,)
 
 
+# end of generated jacobian_norms
+
+
+# generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (causal_average): edit it there, then python -m grader reference
 def causal_average(x: Tensor) -> Tensor:
     """Average of every prefix, computed for all positions at once with one matrix product.
 
@@ -72,6 +80,10 @@ def causal_average(x: Tensor) -> Tensor:
     return weights @ x  # (seq, seq) @ (batch, seq, d) -> (batch, seq, d)
 
 
+# end of generated causal_average
+
+
+# generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (causal_average_sequential): edit it there, then python -m grader reference
 def causal_average_sequential(x: Tensor) -> Tensor:
     """The same running mean as a recurrence, one step at a time (an RNN with a fixed update).
 
@@ -89,3 +101,6 @@ def causal_average_sequential(x: Tensor) -> Tensor:
         m = m + (x[:, t] - m) / (t + 1)
         means.append(m)
     return torch.stack(means, dim=1)
+
+
+# end of generated causal_average_sequential

@@ -1,7 +1,7 @@
 """Chapter 02 — from token ids to word2vec embeddings.
 
-Reference of the pieces the learner writes in ``solutions/02-word2vec``. The notebook's definitions
-are kept identical to these by ``tests/test_reference_sync.py``: edit one, edit the other.
+Reference of the pieces the learner writes in ``solutions/02-word2vec``.
+Its generated regions are copies: edit those pieces in solutions/02-word2vec/, then run `python -m grader reference`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+# generated from solutions/02-word2vec/02-word2vec.ipynb (Vocabulary): edit it there, then python -m grader reference
 class Vocabulary:
     """Words <-> integer ids. Ids 0 and 1 are the specials ``<pad>`` and ``<unk>``; then the words seen at
     least ``min_count`` times, the most frequent first (ties in alphabetical order).
@@ -53,6 +54,10 @@ class Vocabulary:
         return [self.itos[int(i)] for i in ids]
 
 
+# end of generated Vocabulary
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (one_hot): edit it there, then python -m grader reference
 def one_hot(ids: Tensor, vocab_size: int) -> Tensor:
     """One-hot vectors: a 1 at each id, 0 elsewhere.
 
@@ -67,6 +72,10 @@ def one_hot(ids: Tensor, vocab_size: int) -> Tensor:
     return out.scatter_(-1, ids.unsqueeze(-1), 1.0)
 
 
+# end of generated one_hot
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (skipgram_pairs): edit it there, then python -m grader reference
 def skipgram_pairs(sentences: list[list[int]], window: int) -> Tensor:
     """Every (centre, context) pair of skip-gram: each word with each word at most ``window`` positions
     away in the same sentence (never itself, never across a sentence boundary).
@@ -88,6 +97,10 @@ def skipgram_pairs(sentences: list[list[int]], window: int) -> Tensor:
     return torch.tensor(pairs, dtype=torch.int64).reshape(-1, 2)
 
 
+# end of generated skipgram_pairs
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (cbow_windows): edit it there, then python -m grader reference
 def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[Tensor, Tensor]:
     """The CBOW examples: each word (the centre) with the ``2 * window`` words around it.
 
@@ -112,6 +125,10 @@ def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[
     return torch.tensor(contexts, dtype=torch.int64).reshape(-1, 2 * window), torch.tensor(centres, dtype=torch.int64)
 
 
+# end of generated cbow_windows
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (noise_distribution): edit it there, then python -m grader reference
 def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
     """The distribution negatives are drawn from: the unigram distribution raised to ``power``, renormalised.
 
@@ -126,6 +143,10 @@ def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
     return weights / weights.sum()
 
 
+# end of generated noise_distribution
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (SkipGramNegativeSampling): edit it there, then python -m grader reference
 class SkipGramNegativeSampling(nn.Module):
     """Skip-gram with negative sampling: a centre word's vector should score its true context words high and
     ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low.
@@ -176,6 +197,10 @@ class SkipGramNegativeSampling(nn.Module):
         return -(pos + neg).mean()
 
 
+# end of generated SkipGramNegativeSampling
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (CBOWNegativeSampling): edit it there, then python -m grader reference
 class CBOWNegativeSampling(SkipGramNegativeSampling):
     """CBOW with negative sampling: the average of the context words' vectors should score the centre word high
     and ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low. It is skip-gram's loss with
@@ -225,6 +250,9 @@ class CBOWNegativeSampling(SkipGramNegativeSampling):
         return -(pos + neg).mean()
 
 
+# end of generated CBOWNegativeSampling
+
+
 class CBOW(nn.Module):
     """Continuous bag of words: average the context words' vectors, predict the centre word with a softmax
     over the whole vocabulary (small here; word2vec uses negative sampling for large vocabularies).
@@ -248,6 +276,7 @@ class CBOW(nn.Module):
         return self.out(mean)
 
 
+# generated from solutions/02-word2vec/02-word2vec.ipynb (cosine_similarity_matrix): edit it there, then python -m grader reference
 def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     """Cosine similarity of every row of ``a`` with every row of ``b``.
 
@@ -266,6 +295,10 @@ def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     return a_unit @ b_unit.T
 
 
+# end of generated cosine_similarity_matrix
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (nearest_neighbours): edit it there, then python -m grader reference
 def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
     """The ``k`` words most similar (cosine) to each query word, the query itself excluded.
 
@@ -282,6 +315,10 @@ def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
     return similarity.topk(k, dim=-1).indices
 
 
+# end of generated nearest_neighbours
+
+
+# generated from solutions/02-word2vec/02-word2vec.ipynb (analogy): edit it there, then python -m grader reference
 def analogy(embeddings: Tensor, a: Tensor, b: Tensor, c: Tensor, k: int = 1) -> Tensor:
     """Answer "a - b + c = ?": the ``k`` words whose vectors are most similar (cosine) to
     ê_a - ê_b + ê_c (ê: the unit-length vectors), never a, b or c themselves.
@@ -301,3 +338,6 @@ def analogy(embeddings: Tensor, a: Tensor, b: Tensor, c: Tensor, k: int = 1) -> 
     for ids in (a, b, c):
         similarity[rows, ids] = float("-inf")  # the inputs are never the answer
     return similarity.topk(k, dim=-1).indices
+
+
+# end of generated analogy
