@@ -50,9 +50,20 @@ from tinyformer.text import tiny_shakespeare  # noqa: E402
 
 RESULTS = ROOT / "solutions" / "09-capstone" / "nanogpt_side_by_side.json"
 NANOGPT_COMMAND = [
-    "train.py", "config/train_shakespeare_char.py", "--device=cpu", "--compile=False", "--eval_iters=20",
-    "--log_interval=1", "--block_size=64", "--batch_size=12", "--n_layer=4", "--n_head=4", "--n_embd=128",
-    "--max_iters=2000", "--lr_decay_iters=2000", "--dropout=0.0",
+    "train.py",
+    "config/train_shakespeare_char.py",
+    "--device=cpu",
+    "--compile=False",
+    "--eval_iters=20",
+    "--log_interval=1",
+    "--block_size=64",
+    "--batch_size=12",
+    "--n_layer=4",
+    "--n_head=4",
+    "--n_embd=128",
+    "--max_iters=2000",
+    "--lr_decay_iters=2000",
+    "--dropout=0.0",
 ]
 EVAL = {"batches": 200, "batch_size": 12}  # the common score: the same validation windows for both
 
@@ -87,7 +98,8 @@ def run_nanogpt(checkout: Path, threads: int) -> dict:
         iteration_ms = [float(ms) for ms in re.findall(r"^iter \d+: loss [\d.]+, time ([\d.]+)ms", log.stdout, re.M)]
         own_val = float(re.findall(r"val loss ([\d.]+)", log.stdout)[-1])
         sys.path.insert(0, str(work))
-        from model import GPT as NanoGPT, GPTConfig as NanoConfig  # nanoGPT's model.py
+        from model import GPT as NanoGPT  # nanoGPT's model.py
+        from model import GPTConfig as NanoConfig
 
         checkpoint = torch.load(work / "out-shakespeare-char" / "ckpt.pt", map_location="cpu", weights_only=False)
         model = NanoGPT(NanoConfig(**checkpoint["model_args"]))
@@ -103,9 +115,17 @@ def run_nanogpt(checkout: Path, threads: int) -> dict:
 
         torch.set_num_threads(threads)
         common = estimate_loss(Logits(model), text.val, 64, **EVAL)
-        return {"name": "nanoGPT, its README's CPU command", "steps": len(iteration_ms), "batch": "12 x 64",
-                "parameters": sum(p.numel() for p in model.parameters()), "train_seconds": sum(iteration_ms) / 1000,
-                "wall_seconds": wall, "own_val_loss": own_val, "val_loss": common, "checkpoint_iter": checkpoint["iter_num"]}
+        return {
+            "name": "nanoGPT, its README's CPU command",
+            "steps": len(iteration_ms),
+            "batch": "12 x 64",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train_seconds": sum(iteration_ms) / 1000,
+            "wall_seconds": wall,
+            "own_val_loss": own_val,
+            "val_loss": common,
+            "checkpoint_iter": checkpoint["iter_num"],
+        }
 
 
 def run_capstone(seconds: float, threads: int) -> dict:
@@ -117,10 +137,16 @@ def run_capstone(seconds: float, threads: int) -> dict:
     start = time.perf_counter()
     losses = train(model, text, config, torch.Generator().manual_seed(0), seconds=seconds)
     elapsed = time.perf_counter() - start
-    return {"name": "tinyformer capstone (CapstoneConfig())", "steps": len(losses),
-            "batch": f"{config.batch_size} x {config.context}", "parameters": sum(p.numel() for p in model.parameters()),
-            "train_seconds": elapsed, "wall_seconds": None, "own_val_loss": None,
-            "val_loss": estimate_loss(model, text.val, config.context, **EVAL)}
+    return {
+        "name": "tinyformer capstone (CapstoneConfig())",
+        "steps": len(losses),
+        "batch": f"{config.batch_size} x {config.context}",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": elapsed,
+        "wall_seconds": None,
+        "own_val_loss": None,
+        "val_loss": estimate_loss(model, text.val, config.context, **EVAL),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,13 +161,22 @@ def main(argv: list[str] | None = None) -> int:
     ours = run_capstone(nano["train_seconds"], args.threads)
     print(f"{'run':42} {'steps':>6} {'batch':>8} {'params':>8} {'train s':>8} {'val loss':>9}")
     for row in (nano, ours):
-        print(f"{row['name']:42} {row['steps']:6d} {row['batch']:>8} {row['parameters']:8,d} "
-              f"{row['train_seconds']:8.1f} {row['val_loss']:9.4f}")
-    print(f"(nanoGPT's own 20-batch estimate: {nano['own_val_loss']:.4f}; common score: {EVAL['batches']} windows "
-          f"of {EVAL['batch_size']} x 64 validation characters)")
+        print(
+            f"{row['name']:42} {row['steps']:6d} {row['batch']:>8} {row['parameters']:8,d} "
+            f"{row['train_seconds']:8.1f} {row['val_loss']:9.4f}"
+        )
+    print(
+        f"(nanoGPT's own 20-batch estimate: {nano['own_val_loss']:.4f}; common score: {EVAL['batches']} windows "
+        f"of {EVAL['batch_size']} x 64 validation characters)"
+    )
     if args.write:
-        result = {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "threads": args.threads,
-                  "torch": torch.__version__, "runs": [nano, ours]}
+        result = {
+            "date": datetime.date.today().isoformat(),
+            "cpu": cpu_name(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "runs": [nano, ours],
+        }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -39,16 +39,26 @@ def build_class(folder: Path, chapters: list[str], students: int) -> int:
 
 def grade(folder: Path, jobs: int, out: Path) -> dict:
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "grader", "autograde", str(folder), "--jobs", str(jobs),
-                          "--out", str(out)], cwd=folder.parent, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", "autograde", str(folder), "--jobs", str(jobs), "--out", str(out)],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     if run.returncode != 0:
         sys.exit(f"the autograde run with --jobs {jobs} failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
     found = MEDIAN.search(run.stdout)
     scores = re.findall(r"  ([0-9.]+) / ([0-9.]+)  ", run.stdout)
     full = sum(1 for score, top in scores if float(score) == float(top))
-    return {"jobs": jobs, "wall": wall, "median": float(found[1]), "max": float(found[2]), "full": full,
-            "graded": len(scores)}
+    return {
+        "jobs": jobs,
+        "wall": wall,
+        "median": float(found[1]),
+        "max": float(found[2]),
+        "full": full,
+        "graded": len(scores),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,10 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         count = build_class(folder, chapters, args.students)
         print(f"{count} submissions ({args.students} per chapter of {', '.join(chapters)}), all answers correct")
         runs = [grade(folder, jobs, Path(scratch) / f"grading-jobs{jobs}") for jobs in (1, 2)]
-    print(f"{'--jobs':>6} | {'wall s':>7} | {'s / submission (wall)':>21} | {'median s':>8} | {'max s':>6} | full marks")
+    print(
+        f"{'--jobs':>6} | {'wall s':>7} | {'s / submission (wall)':>21} | {'median s':>8} | {'max s':>6} | full marks"
+    )
     for r in runs:
-        print(f"{r['jobs']:>6} | {r['wall']:7.1f} | {r['wall'] / count:21.1f} | {r['median']:8.1f} | {r['max']:6.1f} |"
-              f" {r['full']} / {r['graded']}")
+        print(
+            f"{r['jobs']:>6} | {r['wall']:7.1f} | {r['wall'] / count:21.1f} | {r['median']:8.1f} | {r['max']:6.1f} |"
+            f" {r['full']} / {r['graded']}"
+        )
     print(f"speed-up of --jobs 2 over --jobs 1: {runs[0]['wall'] / runs[1]['wall']:.2f}x (wall time)")
     if any(r["full"] != count for r in runs):
         print("not every correct submission got full marks", file=sys.stderr)

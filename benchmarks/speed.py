@@ -38,18 +38,36 @@ HEADS = {"full": (8, 12, 64), "quick": (1, 4, 64)}  # batch, heads, head dim
 def training_table(mode: str, device: str) -> list[dict]:
     rows = []
     for preset, batch, context, steps in TRAINING[mode]:
-        config = TrainConfig(preset=preset, data="random" if preset != "chapter08" else "corpus", steps=steps,
-                             batch_size=batch, context=context, device=device, quiet=True,
-                             compile=device.startswith("cuda"), warmup=2)
+        config = TrainConfig(
+            preset=preset,
+            data="random" if preset != "chapter08" else "corpus",
+            steps=steps,
+            batch_size=batch,
+            context=context,
+            device=device,
+            quiet=True,
+            compile=device.startswith("cuda"),
+            warmup=2,
+        )
         summary = train(config)
-        rows.append({"shape": preset, "parameters": summary["parameters"], "batch x context": f"{batch} x {context}",
-                     "tokens/s": summary["tokens_per_s"], "MFU": summary["mfu"], "final loss": summary["losses"][-1]})
+        rows.append(
+            {
+                "shape": preset,
+                "parameters": summary["parameters"],
+                "batch x context": f"{batch} x {context}",
+                "tokens/s": summary["tokens_per_s"],
+                "MFU": summary["mfu"],
+                "final loss": summary["losses"][-1],
+            }
+        )
     return rows
 
 
 def _attention_step(implementation: str, length: int, mode: str, device: str, dtype: torch.dtype) -> float:
     batch, heads, d_head = HEADS[mode]
-    q, k, v = (torch.randn(batch, heads, length, d_head, device=device, dtype=dtype, requires_grad=True) for _ in range(3))
+    q, k, v = (
+        torch.randn(batch, heads, length, d_head, device=device, dtype=dtype, requires_grad=True) for _ in range(3)
+    )
     mask = torch.ones(length, length, dtype=torch.bool, device=device).tril()
     start = time.perf_counter()
     if implementation == "naive":
@@ -116,6 +134,7 @@ def attention_table(mode: str, device: str) -> list[dict]:
 
 def print_table(title: str, rows: list[dict]) -> None:
     """A Markdown table, ready for the README."""
+
     def cell(column: str, value) -> str:
         if column == "MFU":
             return "n/a" if value is None else f"{value:.1%}"
@@ -146,10 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full" if args.full else ("full" if device == "cuda" else "quick")
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"tinyformer benchmark, {mode} mode, on {name}, torch {torch.__version__}, {datetime.date.today()}")
-    print_table("Training throughput (GPT; tokens/s per device; MFU against the bf16 dense peak)", training_table(mode, device))
+    print_table(
+        "Training throughput (GPT; tokens/s per device; MFU against the bf16 dense peak)", training_table(mode, device)
+    )
     precision = "bf16" if device == "cuda" else "fp32"
-    print_table(f"Causal attention forward + backward, {precision}, (batch, heads, d_head) = {HEADS[mode]}: "
-                "from scratch vs F.scaled_dot_product_attention", attention_table(mode, device))
+    print_table(
+        f"Causal attention forward + backward, {precision}, (batch, heads, d_head) = {HEADS[mode]}: "
+        "from scratch vs F.scaled_dot_product_attention",
+        attention_table(mode, device),
+    )
     return 0
 
 

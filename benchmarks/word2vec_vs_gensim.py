@@ -29,9 +29,9 @@ import time
 import zlib
 from pathlib import Path
 
+import gensim
 import torch
 import torch.nn.functional as F
-import gensim
 from gensim.models import Word2Vec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tinyformer
@@ -75,7 +75,12 @@ def train_tinyformer(kind: str, threads: int) -> tuple[float, torch.Tensor]:
     torch.set_num_threads(threads)
     gen = seed_everything(SEED)
     if kind == "skip-gram":
-        model, examples, batch, epochs = SkipGramNegativeSampling(vocab.counts, D_EMBED, NEGATIVES), pairs, BATCH, SKIPGRAM_EPOCHS
+        model, examples, batch, epochs = (
+            SkipGramNegativeSampling(vocab.counts, D_EMBED, NEGATIVES),
+            pairs,
+            BATCH,
+            SKIPGRAM_EPOCHS,
+        )
     else:
         model, examples, batch, epochs = CBOW(len(vocab), D_EMBED, vocab.pad_id), centres, BATCH // 4, CBOW_EPOCHS
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
@@ -83,7 +88,7 @@ def train_tinyformer(kind: str, threads: int) -> tuple[float, torch.Tensor]:
     for _ in range(epochs):
         order = torch.randperm(len(examples), generator=gen)
         for i in range(0, len(examples), batch):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             if kind == "skip-gram":
                 loss = model(pairs[idx, 0], pairs[idx, 1])
             else:
@@ -103,8 +108,18 @@ def stable_hash(text: str) -> int:
 def train_gensim(kind: str, threads: int) -> tuple[float, torch.Tensor]:
     """gensim's Word2Vec on the same sentences; returns (training seconds, (V, d) vectors in vocab order)."""
     epochs = SKIPGRAM_EPOCHS if kind == "skip-gram" else CBOW_EPOCHS
-    model = Word2Vec(vector_size=D_EMBED, window=WINDOW, min_count=1, sg=int(kind == "skip-gram"), negative=NEGATIVES,
-                     sample=0, shrink_windows=False, workers=threads, seed=SEED, hashfxn=stable_hash)
+    model = Word2Vec(
+        vector_size=D_EMBED,
+        window=WINDOW,
+        min_count=1,
+        sg=int(kind == "skip-gram"),
+        negative=NEGATIVES,
+        sample=0,
+        shrink_windows=False,
+        workers=threads,
+        seed=SEED,
+        hashfxn=stable_hash,
+    )
     model.build_vocab(sentences)
     start = time.perf_counter()
     model.train(sentences, total_examples=len(sentences), epochs=epochs)
@@ -116,12 +131,16 @@ def train_gensim(kind: str, threads: int) -> tuple[float, torch.Tensor]:
     return seconds, table
 
 
-print(f"corpus: {len(sentences)} sentences, {n_words} words, {len(vocab)} ids; {len(pairs)} skip-gram pairs; "
-      f"{len(q_ids)} analogy questions; torch {torch.__version__}, gensim {gensim.__version__}")
+print(
+    f"corpus: {len(sentences)} sentences, {n_words} words, {len(vocab)} ids; {len(pairs)} skip-gram pairs; "
+    f"{len(q_ids)} analogy questions; torch {torch.__version__}, gensim {gensim.__version__}"
+)
 print(f"{'method':<30s} {'threads':>7s} {'train s':>8s} {'words/s':>10s} {'analogy acc':>11s}")
 for kind, epochs in (("skip-gram", SKIPGRAM_EPOCHS), ("CBOW", CBOW_EPOCHS)):
     for name, train in ((f"tinyformer {kind}", train_tinyformer), (f"gensim {kind}", train_gensim)):
         label = name + (" (full softmax)" if name == "tinyformer CBOW" else "")
         for threads in THREADS:
             seconds, table = train(kind, threads)
-            print(f"{label:<30s} {threads:>7d} {seconds:>8.2f} {n_words * epochs / seconds:>10,.0f} {analogy_accuracy(table):>11.2f}")
+            print(
+                f"{label:<30s} {threads:>7d} {seconds:>8.2f} {n_words * epochs / seconds:>10,.0f} {analogy_accuracy(table):>11.2f}"
+            )

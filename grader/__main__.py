@@ -34,18 +34,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("chapters", help="regenerate the student editions in chapters/ from solutions/, and "
-                           "README.md's chapters table and _toc.yml's chapter pages from grader/chapters.toml")
+    p = commands.add_parser(
+        "chapters",
+        help="regenerate the student editions in chapters/ from solutions/, and "
+        "README.md's chapters table and _toc.yml's chapter pages from grader/chapters.toml",
+    )
     p.add_argument("chapter", nargs="*", help="chapters, e.g. 01-rnn-limits or 1 (default: all)")
-    p.add_argument("--check", action="store_true", help="only report chapters whose student edition is out of date "
-                   "(and README.md's table or _toc.yml if they differ from grader/chapters.toml)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only report chapters whose student edition is out of date "
+        "(and README.md's table or _toc.yml if they differ from grader/chapters.toml)",
+    )
 
     p = commands.add_parser("lint", help="check the instructor sources in solutions/")
     p.add_argument("chapter", nargs="*")
 
     p = commands.add_parser("website", help="execute the solutions into the website's chapter pages")
     p.add_argument("chapter", nargs="*")
-    p.add_argument("--instructor", action="store_true", help="pages with solutions and hidden tests (make book-instructor)")
+    p.add_argument(
+        "--instructor", action="store_true", help="pages with solutions and hidden tests (make book-instructor)"
+    )
 
     p = commands.add_parser("check", help="run a notebook as the autograder would and print its score")
     p.add_argument("notebook", help="your notebook, e.g. chapters/01-rnn-limits/01-rnn-limits.ipynb")
@@ -57,35 +66,62 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db-url", help="gradebook as an SQLAlchemy URL (default: sqlite in OUT), e.g. postgresql://...")
     p.add_argument("--chapter", action="append", help="grade only this chapter, e.g. 03-attention or 3 (repeatable)")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once, each in its own process")
-    p.add_argument("--shard", help="i/N: grade only every N-th submission from the i-th (several machines, one gradebook)")
+    p.add_argument(
+        "--shard", help="i/N: grade only every N-th submission from the i-th (several machines, one gradebook)"
+    )
     p.add_argument("--timeout", type=int, default=300, help="seconds per submission (default 300)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
     p.add_argument("--memory-gb", type=float, default=6, help="address space of a submission's kernel (default 6)")
     p.add_argument("--regrade", action="store_true", help="grade again what OUT/results/ already holds")
-    p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap (trusted code only)")
+    p.add_argument(
+        "--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap (trusted code only)"
+    )
 
     p = commands.add_parser("export", help="write the gradebook's grades as a Canvas or Moodle grade-import file")
     p.add_argument("lms", choices=["canvas", "moodle"], help="the LMS the submissions came from")
     p.add_argument("--out", default="grading", help="the graded class: autograde's --out (default: grading/)")
     p.add_argument("--db-url", help="the gradebook, if not OUT/gradebook.db (autograde's --db-url)")
 
-    p = commands.add_parser("experiments", help="rerun each chapter's experiments under several seeds and thread counts")
+    p = commands.add_parser(
+        "experiments", help="rerun each chapter's experiments under several seeds and thread counts"
+    )
     p.add_argument("chapter", nargs="*", help="chapters, e.g. 06-encoder or 6 (default: all)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="run seeds, $TINYFORMER_SEED (default: 0 1 2)")
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="run seeds, $TINYFORMER_SEED (default: 0 1 2)"
+    )
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts (default: 1 2)")
-    p.add_argument("--report", default="_build/experiments.md", help="where the tables go (default: _build/experiments.md)")
+    p.add_argument(
+        "--report", default="_build/experiments.md", help="where the tables go (default: _build/experiments.md)"
+    )
 
-    p = commands.add_parser("translations", help="check that the Chinese edition translates the English text as it is now")
-    p.add_argument("chapter", nargs="*", help="only these chapters' catalogues, e.g. 03-attention or 3 (default: every "
-                   "catalogue: chapters, pages, the site, README and the messages)")
-    p.add_argument("--update", action="store_true", help="bring locale/ up to date with the English text (new entries "
-                   "empty, changed ones fuzzy with the old English) and write README.zh.md")
+    p = commands.add_parser(
+        "translations", help="check that the Chinese edition translates the English text as it is now"
+    )
+    p.add_argument(
+        "chapter",
+        nargs="*",
+        help="only these chapters' catalogues, e.g. 03-attention or 3 (default: every "
+        "catalogue: chapters, pages, the site, README and the messages)",
+    )
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="bring locale/ up to date with the English text (new entries "
+        "empty, changed ones fuzzy with the old English) and write README.zh.md",
+    )
 
-    p = commands.add_parser("reference", help="regenerate tinyformer's copies of the reference pieces (its generated "
-                           "regions) from the solution notebooks, where each piece is written")
+    p = commands.add_parser(
+        "reference",
+        help="regenerate tinyformer's copies of the reference pieces (its generated "
+        "regions) from the solution notebooks, where each piece is written",
+    )
     p.add_argument("chapter", nargs="*", help="only these chapters' pieces, e.g. 03-attention or 3 (default: all)")
-    p.add_argument("--check", action="store_true", help="only report the regions that differ from their notebook "
-                   "(one line each) and the pieces written by hand in tinyformer too")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only report the regions that differ from their notebook "
+        "(one line each) and the pieces written by hand in tinyformer too",
+    )
 
     args = parser.parse_args(argv)
     try:
@@ -98,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] in ("grader", "tinyformer"):
             raise
-        print(f"error: `python -m grader {args.command}` needs the module {error.name}, which this Python "
-              f"({sys.executable}) does not have: install the grader's packages, {_install_command()}", file=sys.stderr)
+        print(
+            f"error: `python -m grader {args.command}` needs the module {error.name}, which this Python "
+            f"({sys.executable}) does not have: install the grader's packages, {_install_command()}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -120,8 +159,10 @@ def _chapters(args) -> int:
             print(f"out of date: {', '.join(stale)}; run `make chapters` and commit chapters/", file=sys.stderr)
         if stale or listed:
             return 1
-        print(f"student editions up to date: {', '.join(chapters)}; README.md's chapters table and _toc.yml follow "
-              "grader/chapters.toml")
+        print(
+            f"student editions up to date: {', '.join(chapters)}; README.md's chapters table and _toc.yml follow "
+            "grader/chapters.toml"
+        )
         return 0
     for path in manifest.write():
         print(f"wrote {path.name} from grader/chapters.toml")
@@ -174,9 +215,11 @@ def _check(args) -> int:
 
     status = self_check(args.notebook, resolve_chapters([args.chapter], graded=True)[0] if args.chapter else None)
     if CHECKOUT is None:
-        print("Outside a clone of the course, this self-check ran the notebook's visible tests only (the installed "
-              "package holds the student editions); the autograder adds hidden tests, so its score can be lower. "
-              "In a clone of the course, `python -m grader check` runs them too.")
+        print(
+            "Outside a clone of the course, this self-check ran the notebook's visible tests only (the installed "
+            "package holds the student editions); the autograder adds hidden tests, so its score can be lower. "
+            "In a clone of the course, `python -m grader check` runs them too."
+        )
     return status
 
 
@@ -189,13 +232,25 @@ def _autograde(args) -> int:
     if args.jobs < 1 or args.timeout < 1 or args.cell_timeout < 1:
         raise CourseError("--jobs, --timeout and --cell-timeout must be at least 1")
     if args.memory_gb < 1:
-        raise CourseError(f"--memory-gb {args.memory_gb:g} is too little: a kernel needs about 1 GB to import torch "
-                          "(the default, 6, fits every chapter)")
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
-                    memory_bytes=int(args.memory_gb * 2**30))
+        raise CourseError(
+            f"--memory-gb {args.memory_gb:g} is too little: a kernel needs about 1 GB to import torch "
+            "(the default, 6, fits every chapter)"
+        )
+    limits = Limits(
+        cell_seconds=args.cell_timeout, notebook_seconds=args.timeout, memory_bytes=int(args.memory_gb * 2**30)
+    )
     chapters = resolve_chapters(args.chapter, graded=True) if args.chapter else None
-    run_batch(Path(args.submissions), Path(args.out), args.db_url, args.jobs, args.shard,
-              not args.unsafe_no_sandbox, limits, chapters, args.regrade)
+    run_batch(
+        Path(args.submissions),
+        Path(args.out),
+        args.db_url,
+        args.jobs,
+        args.shard,
+        not args.unsafe_no_sandbox,
+        limits,
+        chapters,
+        args.regrade,
+    )
     return 0
 
 
@@ -244,22 +299,39 @@ def _reference(args) -> int:
     for path in report.written:
         print(f"wrote {path.relative_to(path.parents[1])}")
     if report.problems:
-        print(f"tinyformer's reference code is not generated from the solution notebooks as it should be "
-              f"({len(report.problems)} problems):", file=sys.stderr)
+        print(
+            f"tinyformer's reference code is not generated from the solution notebooks as it should be "
+            f"({len(report.problems)} problems):",
+            file=sys.stderr,
+        )
         for problem in report.problems:
             print(f"  {problem}", file=sys.stderr)
         if args.check and report.stale:
-            print(f"`{COMMAND}` regenerates what is out of date ({len(report.stale)} regions) from the notebooks: a "
-                  "piece is edited in its notebook, never in tinyformer/", file=sys.stderr)
+            print(
+                f"`{COMMAND}` regenerates what is out of date ({len(report.stale)} regions) from the notebooks: a "
+                "piece is edited in its notebook, never in tinyformer/",
+                file=sys.stderr,
+            )
         return 1
     chapters_done = sorted({region.chapter for region in report.regions})
-    print(f"tinyformer's {len(report.regions)} generated regions are their solution notebooks' definitions "
-          f"({', '.join(chapters_done) or 'no chapter has one'})")
+    print(
+        f"tinyformer's {len(report.regions)} generated regions are their solution notebooks' definitions "
+        f"({', '.join(chapters_done) or 'no chapter has one'})"
+    )
     return 0
 
 
-COMMANDS = {"chapters": _chapters, "lint": _lint, "website": _website, "check": _check, "autograde": _autograde,
-            "experiments": _experiments, "export": _export, "translations": _translations, "reference": _reference}
+COMMANDS = {
+    "chapters": _chapters,
+    "lint": _lint,
+    "website": _website,
+    "check": _check,
+    "autograde": _autograde,
+    "experiments": _experiments,
+    "export": _export,
+    "translations": _translations,
+    "reference": _reference,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -242,7 +242,9 @@ def generate(chapter: str, course_root: Path, db_url: str | None = None) -> Path
             try:
                 converter.start()
             except Exception:
-                raise CourseError(f"nbgrader could not generate the student edition of {chapter}:\n{log.text()}") from None
+                raise CourseError(
+                    f"nbgrader could not generate the student edition of {chapter}:\n{log.text()}"
+                ) from None
     release = course_root / "chapters" / chapter
     write_student_translation(chapter, release)  # NN-slug.zh.ipynb: the same notebook, its prose in Chinese
     return release

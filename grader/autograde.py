@@ -27,10 +27,11 @@ from pathlib import Path
 import nbformat
 from sqlalchemy.exc import SAWarning
 
+from tinyformer.i18n import N_, gettext
+
 from .authoring import generate, is_test_cell, nbgrader_log, read_notebook
 from .course import ROOT, SOLUTIONS, UNGRADED, CourseError, graded_chapter_ids, nbgrader_config, source_notebook
 from .sandbox import Limits, guarded_kernel_argv, install_kernel, write_kernelspec
-from tinyformer.i18n import N_, gettext
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -76,8 +77,12 @@ def guard_config(source: Path) -> dict:
     """What the kernel guard (grader/guard.py) needs: the SHA-256 of each test cell's source, and the names the
     notebook's own cells import (re-bound to the originals before every test statement)."""
     nb = read_notebook(source)
-    tests = [hashlib.sha256(text.encode()).hexdigest() for c in nb.cells if is_test_cell(c)
-             for text in (c.source, restored_test_cell(c.metadata["nbgrader"]["grade_id"], c.source))]
+    tests = [
+        hashlib.sha256(text.encode()).hexdigest()
+        for c in nb.cells
+        if is_test_cell(c)
+        for text in (c.source, restored_test_cell(c.metadata["nbgrader"]["grade_id"], c.source))
+    ]
     bindings = []
     for cell in nb.cells:
         if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("solution") or is_test_cell(cell):
@@ -88,8 +93,10 @@ def guard_config(source: Path) -> dict:
             continue
         for node in tree.body:
             if isinstance(node, ast.Import):
-                bindings += [[a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0], None]
-                             for a in node.names]
+                bindings += [
+                    [a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0], None]
+                    for a in node.names
+                ]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 bindings += [[a.asname or a.name, node.module, a.name] for a in node.names if a.name != "*"]
     return {"test_cells": tests, "bindings": bindings, "trusted": [str((ROOT / "tinyformer").resolve())]}
@@ -170,8 +177,10 @@ def _guarded_execute(deadline: float | None = None):
                 sizes[cell_index] = sizes.get(cell_index, 0) + size
                 sizes["total"] = sizes.get("total", 0) + size
                 if sizes["total"] > OUTPUT_BYTES_PER_NOTEBOOK:
-                    raise OutputFlood(f"the notebook printed more than {OUTPUT_BYTES_PER_NOTEBOOK // 10**6} MB of output "
-                                      f"(a print in a long loop?), in {cell_name(self.nb.cells[cell_index], cell_index)}")
+                    raise OutputFlood(
+                        f"the notebook printed more than {OUTPUT_BYTES_PER_NOTEBOOK // 10**6} MB of output "
+                        f"(a print in a long loop?), in {cell_name(self.nb.cells[cell_index], cell_index)}"
+                    )
                 if sizes[cell_index] > OUTPUT_BYTES_PER_CELL:
                     if not outs or outs[-1].get("text") != self._TRUNCATED:
                         outs.append(nbformat.v4.new_output("stream", name="stdout", text=self._TRUNCATED))
@@ -204,13 +213,17 @@ def _guarded_execute(deadline: float | None = None):
             try:
                 return super().preprocess_cell(cell, resources, index)
             except DeadKernelError:
-                why = ("the kernel died while running this cell (os._exit, a crash, or a memory or process "
-                       "limit); the grader started it again for the cells after it")
+                why = (
+                    "the kernel died while running this cell (os._exit, a crash, or a memory or process "
+                    "limit); the grader started it again for the cells after it"
+                )
             except CellTimeoutError:
                 if not self.interrupt_on_timeout:
                     raise  # the configuration stops the notebook at an endless cell (the learner's self-check)
-                why = (f"this cell ran longer than {self._get_timeout(cell)} s and did not stop when interrupted; "
-                       "the grader started the kernel again for the cells after it")
+                why = (
+                    f"this cell ran longer than {self._get_timeout(cell)} s and did not stop when interrupted; "
+                    "the grader started the kernel again for the cells after it"
+                )
             cell.outputs.append(_error_output(KERNEL_DIED, why))
             self._lost.add(index)
             self._restart_kernel(index)
@@ -223,10 +236,16 @@ def _guarded_execute(deadline: float | None = None):
             # interrupted: say why in place of the KeyboardInterrupt the interrupted code raised
             cell, index = kwargs["cell"], kwargs["cell_index"]
             self._lost.add(index)
-            cell.outputs = [o for o in cell.outputs
-                            if not (o.output_type == "error" and o.get("ename") in ("KeyboardInterrupt", TIMED_OUT))]
-            limit = "the notebook's time limit ran out" if deadline is not None and time.time() >= deadline - 1 \
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.output_type == "error" and o.get("ename") in ("KeyboardInterrupt", TIMED_OUT))
+            ]
+            limit = (
+                "the notebook's time limit ran out"
+                if deadline is not None and time.time() >= deadline - 1
                 else f"it ran longer than the limit of {self.timeout} s"
+            )
             cell.outputs.append(_error_output(TIMED_OUT, f"this cell was interrupted: {limit} (an endless loop?)"))
 
         def _restart_kernel(self, index: int) -> None:
@@ -263,8 +282,10 @@ def _guarded_execute(deadline: float | None = None):
                 try:
                     self.execute_cell(copy.deepcopy(cell), earlier, store_history=False)
                 except (DeadKernelError, CellTimeoutError):
-                    self._stopped = (f"the kernel could not be started again after {name}: "
-                                     f"{cell_name(cell, earlier)} failed when run again")
+                    self._stopped = (
+                        f"the kernel could not be started again after {name}: "
+                        f"{cell_name(cell, earlier)} failed when run again"
+                    )
                     return
                 finally:
                     self.nb.cells[earlier] = cell  # execute_cell stores the copy: keep the first run's outputs
@@ -277,13 +298,21 @@ def lost_cells(cells: list) -> list[str]:
     kinds = {TIMED_OUT: "interrupted at the time limit", KERNEL_DIED: "the kernel died or hung (started again)"}
     lost: dict[str, list[str]] = {}
     for index, cell in enumerate(cells):
-        error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"
-                      and o.get("ename") in (TIMED_OUT, KERNEL_DIED, NOT_RUN)), None)
+        error = next(
+            (
+                o
+                for o in cell.get("outputs", [])
+                if o.get("output_type") == "error" and o.get("ename") in (TIMED_OUT, KERNEL_DIED, NOT_RUN)
+            ),
+            None,
+        )
         if error is not None:
             kind = kinds.get(error["ename"]) or error.get("evalue", "not run")
             lost.setdefault(kind, []).append(cell_name(cell, index))
-    return [f"{kind}: {', '.join(names[:4])}{f' and {len(names) - 4} more' if len(names) > 4 else ''}"
-            for kind, names in lost.items()]
+    return [
+        f"{kind}: {', '.join(names[:4])}{f' and {len(names) - 4} more' if len(names) > 4 else ''}"
+        for kind, names in lost.items()
+    ]
 
 
 def prepare_course(chapter: str, course: Path) -> str:
@@ -311,9 +340,16 @@ def restored_test_cell(grade_id: str, source: str) -> str:
 KERNEL_PACKAGE = "kernel-package/tinyformer"  # in a scratch course: what the sandboxed kernel imports as tinyformer
 
 
-def grade_in_course(course: Path, db_url: str, chapter: str, student: str, notebook: Path,
-                    sandbox: tuple[list[Path], Limits, int] | None = None, limits: Limits | None = None,
-                    deadline: float | None = None) -> tuple[NotebookResult, Path]:
+def grade_in_course(
+    course: Path,
+    db_url: str,
+    chapter: str,
+    student: str,
+    notebook: Path,
+    sandbox: tuple[list[Path], Limits, int] | None = None,
+    limits: Limits | None = None,
+    deadline: float | None = None,
+) -> tuple[NotebookResult, Path]:
     """Autograde one notebook with nbgrader in a prepared course; return its result and the graded notebook.
 
     With ``sandbox`` (folders to hide, limits, the uid to run as when grading as root) the kernel runs in
@@ -334,7 +370,10 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
     # keeps its points), with MISSING_CELL_NOTE as their first line
     config.OverwriteCells.add_missing_cells = True
     config.OverwriteCells.missing_cell_notification = MISSING_CELL_NOTE
-    config.Autograde.autograde_preprocessors = [_guarded_execute(deadline), *Autograde.class_traits()["autograde_preprocessors"].default()[1:]]
+    config.Autograde.autograde_preprocessors = [
+        _guarded_execute(deadline),
+        *Autograde.class_traits()["autograde_preprocessors"].default()[1:],
+    ]
     limits = limits or (sandbox[1] if sandbox is not None else None)
     if limits is not None:
         config.ExecutePreprocessor.timeout = config.Execute.timeout = limits.cell_seconds
@@ -344,8 +383,16 @@ def grade_in_course(course: Path, db_url: str, chapter: str, student: str, noteb
     with contextlib.ExitStack() as stack:
         if sandbox is not None:
             hide, limits, uid = sandbox
-            install_kernel(config, course / ".sandbox" / student, course / "autograded" / student / chapter, hide,
-                           limits, guard, uid, package=course / KERNEL_PACKAGE)
+            install_kernel(
+                config,
+                course / ".sandbox" / student,
+                course / "autograded" / student / chapter,
+                hide,
+                limits,
+                guard,
+                uid,
+                package=course / KERNEL_PACKAGE,
+            )
         else:
             stack.enter_context(_plain_guarded_kernel(course / ".kernel" / student, guard, course / KERNEL_PACKAGE))
         _run_autograde(Autograde, CourseDirectory, config, chapter, student)
@@ -373,8 +420,9 @@ def _run_autograde(Autograde, CourseDirectory, config, chapter: str, student: st
         try:
             converter.start()
         except Exception:
-            raise CourseError(f"nbgrader could not autograde {student}'s {chapter}:\n{log.text()}\n"
-                              f"{_failure_reason(log.text(200))}") from None
+            raise CourseError(
+                f"nbgrader could not autograde {student}'s {chapter}:\n{log.text()}\n{_failure_reason(log.text(200))}"
+            ) from None
 
 
 def _read_results(graded: Path, db_url: str, chapter: str, student: str) -> NotebookResult:
@@ -383,16 +431,26 @@ def _read_results(graded: Path, db_url: str, chapter: str, student: str) -> Note
 
     cells = nbformat.read(graded, as_version=4).cells
     order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
-    manual = {c.metadata["nbgrader"]["grade_id"] for c in cells
-              if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")}
+    manual = {
+        c.metadata["nbgrader"]["grade_id"]
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")
+    }
     messages = _error_messages(cells)
     result = NotebookResult(chapter, student, lost=lost_cells(cells))
     with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
         warnings.simplefilter("ignore", SAWarning)
         submission = gradebook.find_submission_notebook(chapter, chapter, student)
         for grade in sorted(submission.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
-            result.cells.append(CellResult(grade.name, float(grade.score), float(grade.max_score),
-                                           grade.name in manual, messages.get(grade.name)))
+            result.cells.append(
+                CellResult(
+                    grade.name,
+                    float(grade.score),
+                    float(grade.max_score),
+                    grade.name in manual,
+                    messages.get(grade.name),
+                )
+            )
     return result
 
 
@@ -428,8 +486,11 @@ def _failure_reason(log: str) -> str:
         return "a cell ran longer than the time limit (an endless loop?)"
     if "CellExecutionError" in log:
         return "a cell failed in a way nbgrader could not grade"
-    lines = [line.strip() for line in log.splitlines()
-             if line.strip() and not line.startswith(("There was an error processing", "Removing failed assignment", " "))]
+    lines = [
+        line.strip()
+        for line in log.splitlines()
+        if line.strip() and not line.startswith(("There was an error processing", "Removing failed assignment", " "))
+    ]
     return (lines[-1] if lines else "nbgrader could not grade the notebook")[:200]
 
 
@@ -439,8 +500,10 @@ def autograde(chapter: str, submissions: dict[str, Path]) -> dict[str, NotebookR
     with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
         course = Path(scratch)
         db_url = prepare_course(chapter, course)
-        return {student: grade_in_course(course, db_url, chapter, student, notebook)[0]
-                for student, notebook in submissions.items()}
+        return {
+            student: grade_in_course(course, db_url, chapter, student, notebook)[0]
+            for student, notebook in submissions.items()
+        }
 
 
 NOT_DONE = N_("not done yet: replace `raise NotImplementedError()` with your code")
@@ -472,28 +535,38 @@ def self_check(notebook: str, chapter: str | None = None) -> int:
     nb = read_notebook(path)  # refuse what is not a notebook, with a clear message
     found, problem = identify_chapter(path, graded_chapter_ids())
     if found is None and any(path.name.startswith(ungraded) for ungraded in UNGRADED):
-        raise CourseError(f"{path.name} is the capstone: it has no exercises and is not graded. Run it top to "
-                          "bottom in Jupyter; it says which of your pieces it used, and its last cell checks its results")
+        raise CourseError(
+            f"{path.name} is the capstone: it has no exercises and is not graded. Run it top to "
+            "bottom in Jupyter; it says which of your pieces it used, and its last cell checks its results"
+        )
     if found is None:
         raise CourseError(f"cannot tell which chapter {path.name} belongs to: {problem}")
     if chapter and chapter != found:
-        raise CourseError(f"{path.name} holds the exercises of {found}, not {chapter}: leave out --chapter "
-                          f"to check it as {found}")
+        raise CourseError(
+            f"{path.name} holds the exercises of {found}, not {chapter}: leave out --chapter to check it as {found}"
+        )
     chapter = found
     try:
         result = autograde(chapter, {"you": path})["you"]
     except CourseError as error:
         raise CourseError(f"the self-check could not grade {path.name}: {str(error).splitlines()[-1]}") from None
-    unanswered = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-                  if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade_id")
-                  and "YOUR ANSWER HERE" in c.source}
+    unanswered = {
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        and c.metadata.get("nbgrader", {}).get("grade_id")
+        and "YOUR ANSWER HERE" in c.source
+    }
     _ = functools.partial(gettext, language=notebook_language(nb, path))  # in the notebook's language
     print(_("Self-check of {path} ({chapter}), run as the autograder runs it:").format(path=path, chapter=chapter))
     width = max(len(c.grade_id) for c in result.cells)
     for cell in result.cells:
         if cell.manual:
             note = _("not answered yet (YOUR ANSWER HERE)") if cell.grade_id in unanswered else _("graded by hand")
-            print(f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      " + _("written answer, {note}").format(note=note))
+            print(
+                f"  {cell.grade_id:<{width}}  – / {cell.max_score:g}      "
+                + _("written answer, {note}").format(note=note)
+            )
             continue
         mark = "ok" if cell.score == cell.max_score else "  "
         line = f"  {cell.grade_id:<{width}}  {cell.score:g} / {cell.max_score:g}  {mark}"
@@ -503,6 +576,10 @@ def self_check(notebook: str, chapter: str | None = None) -> int:
                 message = _(NOT_DONE)
             line += f"  {message}"
         print(line)
-    print(_("Autograded score: {score} / {max_score}").format(score=f"{result.score:g}", max_score=f"{result.max_score:g}"))
+    print(
+        _("Autograded score: {score} / {max_score}").format(
+            score=f"{result.score:g}", max_score=f"{result.max_score:g}"
+        )
+    )
     sys.stdout.flush()
     return 0 if result.score == result.max_score else 1

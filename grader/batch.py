@@ -40,15 +40,20 @@ from .intake import Submission, collect
 from .sandbox import Limits, check_kernel_environment, release_uid, require_bwrap, sandbox_uid
 
 FIELDS = ["student", "chapter", "score", "max_score", "status", "reason", "file", "review"]
-MATCHES_REFERENCE = "matches the reference (the course's own solution, up to names and formatting): look before trusting the points"
+MATCHES_REFERENCE = (
+    "matches the reference (the course's own solution, up to names and formatting): look before trusting the points"
+)
 
 
 def _key(submission: Submission, environment: dict) -> str:
     """What a submission's result depends on, the result cache's key: the notebook, the chapter's source folder
     (its notebook with the hidden tests, any data), the course's code (tinyformer, grader) and the environment it
     is graded in (the kernel's Python and packages, nbgrader's); a change of any of them grades it again."""
-    chapter_files = sorted(p for p in (SOLUTIONS / submission.chapter).rglob("*")
-                           if p.is_file() and not {"__pycache__", ".ipynb_checkpoints"} & set(p.parts))
+    chapter_files = sorted(
+        p
+        for p in (SOLUTIONS / submission.chapter).rglob("*")
+        if p.is_file() and not {"__pycache__", ".ipynb_checkpoints"} & set(p.parts)
+    )
     code = digest(submission.path, *chapter_files, code=("tinyformer", "grader"))
     return hashlib.sha256(f"{code} {json.dumps(environment, sort_keys=True)}".encode()).hexdigest()
 
@@ -64,8 +69,10 @@ def grading_environment(chapters: set[str], hide: list[Path] | None, limits: Lim
     for chapter in chapters:
         modules |= {module for _, module, _ in guard_config(source_notebook(chapter))["bindings"]}
     kernel = check_kernel_environment(sorted(modules), hide, limits, sandbox_uid(0))
-    return {"kernel": {"python": kernel["python"], "versions": kernel["versions"]},
-            "grader": {name: version(name) for name in ("nbgrader", "nbclient", "nbconvert", "jupyter_client")}}
+    return {
+        "kernel": {"python": kernel["python"], "versions": kernel["versions"]},
+        "grader": {name: version(name) for name in ("nbgrader", "nbclient", "nbconvert", "jupyter_client")},
+    }
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -80,8 +87,16 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return index, count
 
 
-def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool, limits: Limits,
-                slots: "queue.Queue[int]", key: str) -> dict:
+def _run_worker(
+    submission: Submission,
+    out: Path,
+    work: Path,
+    hide: list[Path],
+    sandbox: bool,
+    limits: Limits,
+    slots: "queue.Queue[int]",
+    key: str,
+) -> dict:
     """Grade one submission in a worker process; return its result (a zero with a reason on any failure).
 
     ``slots`` hands out one uid per concurrent worker, so per-user limits (processes) of one submission
@@ -94,16 +109,23 @@ def _run_worker(submission: Submission, out: Path, work: Path, hide: list[Path],
         slots.put(slot)
 
 
-def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool,
-                     limits: Limits, uid: int, key: str) -> dict:
+def _grade_in_worker(
+    submission: Submission, out: Path, work: Path, hide: list[Path], sandbox: bool, limits: Limits, uid: int, key: str
+) -> dict:
     name = f"{submission.chapter}/{submission.student}"
     result_path = out / "results" / f"{name}.json"
     request = {
-        "chapter": submission.chapter, "student": submission.student, "notebook": str(submission.path),
-        "work": str(work / submission.chapter / submission.student), "result": str(result_path),
+        "chapter": submission.chapter,
+        "student": submission.student,
+        "notebook": str(submission.path),
+        "work": str(work / submission.chapter / submission.student),
+        "result": str(result_path),
         "feedback": str(out / "feedback" / submission.student / f"{submission.chapter}.html"),
-        "hide": [str(p) for p in hide], "sandbox": sandbox, "limits": asdict(limits),
-        "template": str(work / "templates" / submission.chapter), "uid": uid,
+        "hide": [str(p) for p in hide],
+        "sandbox": sandbox,
+        "limits": asdict(limits),
+        "template": str(work / "templates" / submission.chapter),
+        "uid": uid,
         # the cells stop here, so that the notebook is graded (and gets feedback) before the wall-time limit
         "deadline": time.time() + limits.notebook_seconds - finishing_seconds(limits),
     }
@@ -112,12 +134,20 @@ def _grade_in_worker(submission: Submission, out: Path, work: Path, hide: list[P
     result_path.unlink(missing_ok=True)
 
     def limit_memory():  # runs in the worker before it starts: bounds what a flood of output can cost
-        resource.setrlimit(resource.RLIMIT_AS, (limits.output_bytes + limits.memory_bytes, limits.output_bytes + limits.memory_bytes))
+        resource.setrlimit(
+            resource.RLIMIT_AS, (limits.output_bytes + limits.memory_bytes, limits.output_bytes + limits.memory_bytes)
+        )
 
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "grader.worker", str(request_path)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True, preexec_fn=limit_memory)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader.worker", str(request_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=limit_memory,
+    )
     try:
         _, stderr = process.communicate(timeout=limits.notebook_seconds)
         reason = None if process.returncode == 0 else f"the grader process failed ({_last_line(stderr)})"
@@ -177,7 +207,8 @@ def write_formgrader_config(out: Path, db_url: str) -> Path:
         f"c.CourseDirectory.release_directory = {str(ROOT / 'chapters')!r}\n"
         "# nbgrader generate_feedback: without the hidden tests (nbgrader #1363)\n"
         "c.GenerateFeedback.preprocessors = ['nbgrader.preprocessors.GetGrades', 'nbgrader.preprocessors.ClearHiddenTests',\n"
-        "                                    'nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']\n")
+        "                                    'nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']\n"
+    )
     path.chmod(0o600)  # a server gradebook's URL may hold its password
     return path
 
@@ -214,8 +245,11 @@ def _write_gradebook(db_url: str, submission: Submission, answer: dict, new_note
             if grade.cell.cell_type == "markdown" or (cell and cell["manual"]):
                 if new_notebook and grade.manual_score is not None:  # a mark for an answer that has changed
                     grade.manual_score = None
-                    print(f"  {submission.chapter}  {submission.student}: a new notebook; its written answer "
-                          f"{grade.name} needs marking again", flush=True)
+                    print(
+                        f"  {submission.chapter}  {submission.student}: a new notebook; its written answer "
+                        f"{grade.name} needs marking again",
+                        flush=True,
+                    )
                 grade.needs_manual_grade = grade.manual_score is None  # written answers wait for the instructor
                 continue
             grade.auto_score = cell["score"] if cell else 0.0
@@ -273,8 +307,12 @@ def absolute_db_url(db_url: str) -> str:
         url = sqlalchemy.engine.make_url(db_url)
     except (ArgumentError, ValueError):
         return db_url  # check_gradebook_url says what is wrong with it
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:") \
-            or url.database.startswith("file:") or Path(url.database).is_absolute():
+    if (
+        not url.drivername.startswith("sqlite")
+        or url.database in (None, "", ":memory:")
+        or url.database.startswith("file:")
+        or Path(url.database).is_absolute()
+    ):
         return db_url
     return url.set(database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
 
@@ -290,8 +328,10 @@ def check_gradebook_url(db_url: str) -> None:
         shown = url.render_as_string(hide_password=True)
         engine = sqlalchemy.create_engine(url)
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        raise CourseError(f"--db-url {db_url!r} is not a database URL the grader can use ({error}); "
-                          "e.g. sqlite:////path/gradebook.db or postgresql://user@host/course") from None
+        raise CourseError(
+            f"--db-url {db_url!r} is not a database URL the grader can use ({error}); "
+            "e.g. sqlite:////path/gradebook.db or postgresql://user@host/course"
+        ) from None
     except ImportError as error:
         raise CourseError(f"no driver for the gradebook {shown}: {error}") from None
     try:
@@ -304,8 +344,17 @@ def check_gradebook_url(db_url: str) -> None:
         engine.dispose()
 
 
-def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str | None,
-              sandbox: bool, limits: Limits, chapters: list[str] | None = None, regrade: bool = False) -> list[dict]:
+def run_batch(
+    where: Path,
+    out: Path,
+    db_url: str | None,
+    jobs: int,
+    shard: str | None,
+    sandbox: bool,
+    limits: Limits,
+    chapters: list[str] | None = None,
+    regrade: bool = False,
+) -> list[dict]:
     """Grade every submission under ``where``; write OUT/grades.csv, OUT/feedback/ and the gradebook."""
     if sandbox:
         require_bwrap()
@@ -329,8 +378,11 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
         mine = [s for i, s in enumerate(gradable) if i % count == index]
         hide = [where.resolve(), out.resolve()]
         with ThreadPoolExecutor(max_workers=1) as probe:  # the kernel's check runs (a sandboxed Python) meanwhile
-            checked = probe.submit(grading_environment, {s.chapter for s in mine}, hide if sandbox else None, limits) \
-                if mine else None
+            checked = (
+                probe.submit(grading_environment, {s.chapter for s in mine}, hide if sandbox else None, limits)
+                if mine
+                else None
+            )
             _register_chapters(db_url, {s.chapter for s in mine})
             for chapter in {s.chapter for s in mine}:  # one scratch course per chapter, copied for each submission
                 prepare_course(chapter, work / "templates" / chapter)
@@ -346,28 +398,45 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
                     done[id(submission)] = answer
                     continue
             todo.append(submission)
-        print(f"{len(mine)} submissions to grade ({len(done)} already graded, shard {index}/{count}), "
-              f"{jobs} at a time, {'in the sandbox' if sandbox else 'WITHOUT a sandbox'}", flush=True)
+        print(
+            f"{len(mine)} submissions to grade ({len(done)} already graded, shard {index}/{count}), "
+            f"{jobs} at a time, {'in the sandbox' if sandbox else 'WITHOUT a sandbox'}",
+            flush=True,
+        )
         slots: queue.Queue[int] = queue.Queue()
         for slot in range(max(1, jobs)):
             slots.put(slot)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_run_worker, s, out, work, hide, sandbox, limits, slots, keys[id(s)]): s for s in todo}
+            futures = {
+                pool.submit(_run_worker, s, out, work, hide, sandbox, limits, slots, keys[id(s)]): s for s in todo
+            }
             for future in as_completed(futures):
                 submission = futures[future]
                 done[id(submission)] = future.result()
                 _report(submission, done[id(submission)])
         for submission in mine:  # gradebook writes: here only, one at a time, in a fixed order
             before = graded_before.get(id(submission))
-            _write_gradebook(db_url, submission, done[id(submission)],
-                             new_notebook=before is not None and before != done[id(submission)].get("notebook_sha256"))
+            _write_gradebook(
+                db_url,
+                submission,
+                done[id(submission)],
+                new_notebook=before is not None and before != done[id(submission)].get("notebook_sha256"),
+            )
             rows.append(_row(submission, done[id(submission)]))
         for submission in submissions:
             if submission.problem and index == 0:  # refused files are reported once, by shard 0
                 print(f"  refused: {submission.path.name}: {submission.problem}", flush=True)
-                rows.append({"student": submission.student, "chapter": submission.chapter or "", "score": 0,
-                             "max_score": _max_score(submission.chapter) if submission.chapter else "",
-                             "status": "refused", "reason": submission.problem, "file": submission.path.name})
+                rows.append(
+                    {
+                        "student": submission.student,
+                        "chapter": submission.chapter or "",
+                        "score": 0,
+                        "max_score": _max_score(submission.chapter) if submission.chapter else "",
+                        "status": "refused",
+                        "reason": submission.problem,
+                        "file": submission.path.name,
+                    }
+                )
     csv_path = out / ("grades.csv" if count == 1 else f"grades-shard{index}of{count}.csv")
     with open(csv_path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
@@ -384,10 +453,16 @@ def run_batch(where: Path, out: Path, db_url: str | None, jobs: int, shard: str 
 def _row(submission: Submission, answer: dict) -> dict:
     cells = [c for c in answer.get("cells", []) if not c["manual"]]
     graded = answer.get("status") == "graded"
-    return {"student": submission.student, "chapter": submission.chapter,
-            "score": sum(c["score"] for c in cells) if graded else 0, "max_score": _max_score(submission.chapter),
-            "status": "graded" if graded else "zero", "reason": _lost_cells(answer) if graded else answer.get("reason", ""),
-            "file": submission.path.name, "review": _review(answer)}
+    return {
+        "student": submission.student,
+        "chapter": submission.chapter,
+        "score": sum(c["score"] for c in cells) if graded else 0,
+        "max_score": _max_score(submission.chapter),
+        "status": "graded" if graded else "zero",
+        "reason": _lost_cells(answer) if graded else answer.get("reason", ""),
+        "file": submission.path.name,
+        "review": _review(answer),
+    }
 
 
 def _lost_cells(answer: dict) -> str:
@@ -404,5 +479,8 @@ def _review(answer: dict) -> str:
 def _report(submission: Submission, answer: dict) -> None:
     row = _row(submission, answer)
     tail = f"  ({row['reason']})" if row["reason"] else ""
-    print(f"  {submission.chapter}  {submission.student:<20} {row['score']:g} / {row['max_score']:g}"
-          f"  {answer.get('seconds', 0):.1f} s{tail}", flush=True)
+    print(
+        f"  {submission.chapter}  {submission.student:<20} {row['score']:g} / {row['max_score']:g}"
+        f"  {answer.get('seconds', 0):.1f} s{tail}",
+        flush=True,
+    )

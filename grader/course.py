@@ -35,7 +35,7 @@ def find_course(start: Path | None = None) -> Path | None:
         start = (Path.cwd() if start is None else start).resolve()
     except OSError:  # the working directory was deleted
         start = None
-    for folder in ([start, *start.parents] if start is not None else []):
+    for folder in [start, *start.parents] if start is not None else []:
         if is_course(folder):
             return folder
     return PACKAGE.parent if is_course(PACKAGE.parent) else None
@@ -68,10 +68,12 @@ def require_checkout(what: str) -> Path:
             where = str(Path.cwd())
         except OSError:
             where = "this folder"
-        raise CourseError(f"{what} needs a clone of the course (its solutions, hidden tests and sources), and "
-                          f"{where} is not inside one: `git clone` the course's repository and run it in the "
-                          "clone's folder. The installed package (pip install git+...) holds only the student "
-                          "editions: there, `python -m grader check NOTEBOOK` runs a notebook's visible tests")
+        raise CourseError(
+            f"{what} needs a clone of the course (its solutions, hidden tests and sources), and "
+            f"{where} is not inside one: `git clone` the course's repository and run it in the "
+            "clone's folder. The installed package (pip install git+...) holds only the student "
+            "editions: there, `python -m grader check NOTEBOOK` runs a notebook's visible tests"
+        )
     return CHECKOUT
 
 
@@ -102,18 +104,24 @@ def _entry(index: int, raw: object, where: str) -> Chapter:
     name = f"{where}, chapter {index + 1} ({raw.get('slug', 'no slug')})"
     tests, pieces = raw.get("tests", {}), raw.get("pieces", {})
     if not isinstance(tests, dict) or not isinstance(pieces, dict):
-        raise CourseError(f"{name}: tests and pieces are tables: tests.units = [...], pieces.writes = \"...\"")
-    unknown = [*sorted(set(raw) - {"slug", "title", "modules", "graded", "tests", "pieces"}),
-               *(f"tests.{key}" for key in tests if key not in ("units", "grading")),
-               *(f"pieces.{key}" for key in pieces if key not in ("writes", "names"))]
+        raise CourseError(f'{name}: tests and pieces are tables: tests.units = [...], pieces.writes = "..."')
+    unknown = [
+        *sorted(set(raw) - {"slug", "title", "modules", "graded", "tests", "pieces"}),
+        *(f"tests.{key}" for key in tests if key not in ("units", "grading")),
+        *(f"pieces.{key}" for key in pieces if key not in ("writes", "names")),
+    ]
     if unknown:
-        raise CourseError(f"{name}: unknown field {', '.join(unknown)}; the fields are slug, title, modules, graded, "
-                          "tests.units, tests.grading, pieces.writes and pieces.names")
+        raise CourseError(
+            f"{name}: unknown field {', '.join(unknown)}; the fields are slug, title, modules, graded, "
+            "tests.units, tests.grading, pieces.writes and pieces.names"
+        )
 
     def field(value, kind: str, key: str):
-        ok = {"text": lambda v: isinstance(v, str) and v.strip() != "",
-              "flag": lambda v: isinstance(v, bool),
-              "names": lambda v: isinstance(v, list) and all(isinstance(x, str) and NAME.match(x) for x in v)}[kind]
+        ok = {
+            "text": lambda v: isinstance(v, str) and v.strip() != "",
+            "flag": lambda v: isinstance(v, bool),
+            "names": lambda v: isinstance(v, list) and all(isinstance(x, str) and NAME.match(x) for x in v),
+        }[kind]
         if not ok(value):
             wanted = {"text": "a non-empty string", "flag": "true or false", "names": "a list of Python names"}[kind]
             raise CourseError(f"{name}: {key} must be {wanted}, not {value!r}")
@@ -133,10 +141,16 @@ def _entry(index: int, raw: object, where: str) -> Chapter:
     modules = field(raw.get("modules"), "names", "modules")
     if not modules:
         raise CourseError(f"{name}: modules must name at least one tinyformer module")
-    return Chapter(slug=slug, title=field(raw.get("title"), "text", "title"), modules=tuple(modules), graded=graded,
-                   unit_tests=tuple(field(tests.get("units", []), "names", "tests.units")), grading_test=grading,
-                   writes=field(pieces.get("writes"), "text", "pieces.writes"),
-                   pieces=tuple(field(pieces.get("names", []), "names", "pieces.names")))
+    return Chapter(
+        slug=slug,
+        title=field(raw.get("title"), "text", "title"),
+        modules=tuple(modules),
+        graded=graded,
+        unit_tests=tuple(field(tests.get("units", []), "names", "tests.units")),
+        grading_test=grading,
+        writes=field(pieces.get("writes"), "text", "pieces.writes"),
+        pieces=tuple(field(pieces.get("names", []), "names", "pieces.names")),
+    )
 
 
 def chapter_manifest(path: Path | None = None) -> list[Chapter]:
@@ -156,8 +170,10 @@ def chapter_manifest(path: Path | None = None) -> list[Chapter]:
     chapters = [_entry(index, raw, where) for index, raw in enumerate(data["chapter"])]
     for before, after in zip(chapters, chapters[1:]):
         if after.number <= before.number:
-            raise CourseError(f"{where}: {after.slug} comes after {before.slug}: the chapters are listed in the "
-                              "order of their numbers, each number once")
+            raise CourseError(
+                f"{where}: {after.slug} comes after {before.slug}: the chapters are listed in the "
+                "order of their numbers, each number once"
+            )
     return chapters
 
 
@@ -169,12 +185,16 @@ def chapter_ids() -> list[str]:
         unlisted = [folder for folder in folders if folder not in slugs]
         missing = [slug for slug in slugs if slug not in folders]
         if unlisted or missing:
-            raise CourseError("grader/chapters.toml and solutions/ disagree: "
-                              + "; ".join([*(f"solutions/{f}/ has no [[chapter]] entry in grader/chapters.toml"
-                                             for f in unlisted),
-                                           *(f"grader/chapters.toml lists {s}, which has no folder solutions/{s}/"
-                                             for s in missing)])
-                              + " (CONTRIBUTING.md, \"Add a chapter\")")
+            raise CourseError(
+                "grader/chapters.toml and solutions/ disagree: "
+                + "; ".join(
+                    [
+                        *(f"solutions/{f}/ has no [[chapter]] entry in grader/chapters.toml" for f in unlisted),
+                        *(f"grader/chapters.toml lists {s}, which has no folder solutions/{s}/" for s in missing),
+                    ]
+                )
+                + ' (CONTRIBUTING.md, "Add a chapter")'
+            )
     return slugs
 
 
@@ -209,8 +229,10 @@ def resolve_chapters(names: list[str] | None, graded: bool = False) -> list[str]
     numbers = {chapter.split("-")[0].lstrip("0") for chapter in without}
     ungraded = [name for name in names if graded and (name in without or name.lstrip("0") in numbers)]
     if ungraded:
-        raise CourseError(f"{', '.join(ungraded)}: the capstone has no exercises and is not graded; "
-                          f"the graded chapters are: {', '.join(known)}")
+        raise CourseError(
+            f"{', '.join(ungraded)}: the capstone has no exercises and is not graded; "
+            f"the graded chapters are: {', '.join(known)}"
+        )
     by_number = {chapter.split("-")[0].lstrip("0"): chapter for chapter in known}
     resolved = [name if name in known else by_number.get(name.lstrip("0"), name) for name in names]
     unknown = [name for name, chapter in zip(names, resolved, strict=True) if chapter not in known]

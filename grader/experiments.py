@@ -42,8 +42,10 @@ def cell_seconds(nb) -> list[tuple[int, float]]:
         timing = cell.get("metadata", {}).get("execution", {})
         start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
         if start and end:
-            seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
-                       - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+            seconds = (
+                datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - datetime.fromisoformat(start.replace("Z", "+00:00"))
+            ).total_seconds()
             times.append((index, seconds))
     return sorted(times, key=lambda pair: -pair[1])
 
@@ -55,7 +57,9 @@ def run_chapter(chapter: str, seed: int, threads: int) -> Run:
     with tempfile.TemporaryDirectory() as scratch:
         claims_file = Path(scratch) / "claims.jsonl"
         saved = {name: os.environ.get(name) for name in ("TINYFORMER_SEED", "TINYFORMER_THREADS", "TINYFORMER_CLAIMS")}
-        os.environ.update(TINYFORMER_SEED=str(seed), TINYFORMER_THREADS=str(threads), TINYFORMER_CLAIMS=str(claims_file))
+        os.environ.update(
+            TINYFORMER_SEED=str(seed), TINYFORMER_THREADS=str(threads), TINYFORMER_CLAIMS=str(claims_file)
+        )
         start, error, slowest = time.perf_counter(), "", []
         try:
             slowest = cell_seconds(execute(source_notebook(chapter)))[:3]
@@ -88,20 +92,26 @@ def claims_table(runs: list[Run]) -> str:
             found = [next((c for c in run.claims if c["claim"] == name), None) for run in chapter_runs]
             known = [c for c in found if c is not None]
             check = f"{known[0]['direction']} {known[0]['bound']:g}"
-            values = ["missing" if c is None else f"{c['value']:.3g}" + ("" if c["margin"] >= 0 else " FAIL") for c in found]
+            values = [
+                "missing" if c is None else f"{c['value']:.3g}" + ("" if c["margin"] >= 0 else " FAIL") for c in found
+            ]
             least = min(c["margin"] for c in known) if len(known) == len(found) else float("-inf")
             lines.append(f"| {chapter} | {name} | {check} | " + " | ".join(values) + f" | {least:+.3g} |")
     return "\n".join(lines)
 
 
 def timing_table(runs: list[Run]) -> str:
-    lines = ["| chapter | seed | threads | seconds | slowest cells (index: s) | result |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| chapter | seed | threads | seconds | slowest cells (index: s) | result |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for run in runs:
         over = f" (over the {BUDGET_SECONDS} s budget)" if run.seconds > BUDGET_SECONDS else ""
         slowest = ", ".join(f"{index}: {seconds:.0f}" for index, seconds in run.slowest)
-        lines.append(f"| {run.chapter} | {run.seed} | {run.threads} | {run.seconds:.0f}{over} | {slowest} | "
-                     f"{run.error or 'all claims hold'} |")
+        lines.append(
+            f"| {run.chapter} | {run.seed} | {run.threads} | {run.seconds:.0f}{over} | {slowest} | "
+            f"{run.error or 'all claims hold'} |"
+        )
     return "\n".join(lines)
 
 
@@ -120,15 +130,18 @@ def _report(runs: list[Run]) -> str:
     return f"## Claims\n\n{claims_table(runs)}\n\n## Run times (full mode)\n\n{timing_table(runs)}\n"
 
 
-def run_experiments(chapters: list[str], seeds: list[int], threads: list[int], report: Path | None,
-                    progress=print) -> int:
+def run_experiments(
+    chapters: list[str], seeds: list[int], threads: list[int], report: Path | None, progress=print
+) -> int:
     runs = []
     for chapter in chapters:
         for seed in seeds:
             for count in threads:
                 run = run_chapter(chapter, seed, count)
-                progress(f"{chapter} seed {seed}, {count} thread(s): {run.seconds:.0f} s, "
-                         + (run.error or f"{sum(c['margin'] >= 0 for c in run.claims)}/{len(run.claims)} claims hold"))
+                progress(
+                    f"{chapter} seed {seed}, {count} thread(s): {run.seconds:.0f} s, "
+                    + (run.error or f"{sum(c['margin'] >= 0 for c in run.claims)}/{len(run.claims)} claims hold")
+                )
                 runs.append(run)
                 if report is not None:  # after every run: a long sweep that is stopped keeps what it measured
                     report.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,18 @@ from sqlalchemy.exc import SAWarning
 from .course import CourseError
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
-                  "Grade can be changed", "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
+MOODLE_COLUMNS = [
+    "Identifier",
+    "Full name",
+    "Email address",
+    "Status",
+    "Grade",
+    "Maximum Grade",
+    "Grade can be changed",
+    "Last modified (submission)",
+    "Last modified (grade)",
+    "Feedback comments",
+]
 
 
 def _identities(out: Path, system: str) -> dict[str, dict]:
@@ -54,8 +64,9 @@ def _scores(db_url: str) -> tuple[dict[str, float], dict[tuple[str, str], float]
             possible[assignment.name] = float(assignment.max_score)
             for submission in assignment.submissions:
                 scores[(assignment.name, submission.student.id)] = float(submission.score)
-                unmarked += sum(1 for notebook in submission.notebooks for grade in notebook.grades
-                                if grade.needs_manual_grade)
+                unmarked += sum(
+                    1 for notebook in submission.notebooks for grade in notebook.grades if grade.needs_manual_grade
+                )
     return possible, scores, unmarked
 
 
@@ -67,18 +78,23 @@ def export_grades(out: Path, system: str, db_url: str | None = None) -> list[Pat
     db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
     identities = _identities(out, system)
     if not identities:
-        raise CourseError(f"no student of {out} was handed in through {system.capitalize()}: the export names students "
-                          f"by the ids in {system.capitalize()}'s file names (see the instructor guide)")
+        raise CourseError(
+            f"no student of {out} was handed in through {system.capitalize()}: the export names students "
+            f"by the ids in {system.capitalize()}'s file names (see the instructor guide)"
+        )
     possible, scores, unmarked = _scores(db_url)
     chapters = sorted({chapter for chapter, student in scores if student in identities})
     if system == "canvas":
         written = [_write_canvas(out / "canvas-grades.csv", identities, chapters, possible, scores)]
     else:
-        written = [_write_moodle(out / f"moodle-{chapter}.csv", identities, chapter, possible, scores)
-                   for chapter in chapters]
+        written = [
+            _write_moodle(out / f"moodle-{chapter}.csv", identities, chapter, possible, scores) for chapter in chapters
+        ]
     if unmarked:
-        print(f"note: {unmarked} written answer(s) are not marked yet and count 0; mark them in formgrader and "
-              "export again")
+        print(
+            f"note: {unmarked} written answer(s) are not marked yet and count 0; mark them in formgrader and "
+            "export again"
+        )
     return written
 
 
@@ -94,8 +110,10 @@ def _write_canvas(path: Path, identities: dict, chapters: list[str], possible: d
         for student, identity in sorted(identities.items(), key=lambda pair: pair[1]["name"]):
             if not any((c, student) in scores for c in chapters):
                 continue
-            writer.writerow([identity["name"], identity["id"], "", "", ""]
-                            + [_points(scores[(c, student)]) if (c, student) in scores else "" for c in chapters])
+            writer.writerow(
+                [identity["name"], identity["id"], "", "", ""]
+                + [_points(scores[(c, student)]) if (c, student) in scores else "" for c in chapters]
+            )
     return path
 
 
@@ -108,7 +126,18 @@ def _write_moodle(path: Path, identities: dict, chapter: str, possible: dict, sc
             if (chapter, student) not in scores:
                 continue
             score = scores[(chapter, student)]
-            writer.writerow([f"Participant {identity['id']}", identity["name"], "", "", _points(score),
-                             _points(possible[chapter]), "Yes", "", now,
-                             f"{chapter}: {_points(score)} / {_points(possible[chapter])} (autograded and written answers)"])
+            writer.writerow(
+                [
+                    f"Participant {identity['id']}",
+                    identity["name"],
+                    "",
+                    "",
+                    _points(score),
+                    _points(possible[chapter]),
+                    "Yes",
+                    "",
+                    now,
+                    f"{chapter}: {_points(score)} / {_points(possible[chapter])} (autograded and written answers)",
+                ]
+            )
     return path

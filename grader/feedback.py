@@ -32,8 +32,20 @@ from .course import ROOT, CourseError
 
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 TYPESET_SCRIPT = Path(__file__).with_name("typeset_maths.js")
-ADMONITIONS = ("admonition", "note", "tip", "hint", "important", "warning", "caution", "attention", "danger",
-               "error", "seealso", "todo")
+ADMONITIONS = (
+    "admonition",
+    "note",
+    "tip",
+    "hint",
+    "important",
+    "warning",
+    "caution",
+    "attention",
+    "danger",
+    "error",
+    "seealso",
+    "todo",
+)
 DIRECTIVE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:.-]+)\}[ \t]*(?P<argument>.*)$")
 CODE_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")
 OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):\s*(?P<value>.*)$")
@@ -43,6 +55,7 @@ EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]*)>$")  # {ref}`text <
 
 
 # Citations, as the website's sphinxcontrib-bibtex writes them (bibtex_reference_style: author_year)
+
 
 @lru_cache(maxsize=4)
 def bibliography(path: Path = BIBLIOGRAPHY) -> dict:
@@ -96,15 +109,19 @@ def citation(kind: str, keys: list[str], entries: dict) -> str:
             title = html.escape(reference_text(entry), quote=True)
             parts.append((_authors(entry), html.escape(entry.fields.get("year", "n.d.")), title))
     if kind in ("cite:t", "cite:ts"):
-        text = "; ".join(f'<span title="{title}">{who} [{year}]</span>' if year else f"[{who}]"
-                         for who, year, title in parts)
+        text = "; ".join(
+            f'<span title="{title}">{who} [{year}]</span>' if year else f"[{who}]" for who, year, title in parts
+        )
     elif kind == "cite:author":
         text = "; ".join(who for who, _, _ in parts)
     elif kind == "cite:year":
         text = "; ".join(year or who for who, year, _ in parts)
     else:
-        text = "[" + "; ".join(f'<span title="{title}">{who}, {year}</span>' if year else who
-                               for who, year, title in parts) + "]"
+        text = (
+            "["
+            + "; ".join(f'<span title="{title}">{who}, {year}</span>' if year else who for who, year, title in parts)
+            + "]"
+        )
     return f'<span class="citation">{text}</span>'
 
 
@@ -130,6 +147,7 @@ def _role(match: re.Match, entries: dict, cited: list[str]) -> str:
 
 def _inline(text: str, entries: dict, cited: list[str]) -> str:
     """A line's roles rewritten; code spans (`` `{cite:p}` `` shown as code) left as they are."""
+
     def rewrite(match: re.Match) -> str:
         return match[0] if match["code"] else _role(match, entries, cited)
 
@@ -196,12 +214,12 @@ def myst_as_markdown(source: str, entries: dict | None = None, cited: list[str] 
         if directive:
             fence = directive["fence"]
             end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], fence)), len(lines))
-            out.append(_directive(directive["name"], directive["argument"], lines[i + 1:end], entries, cited))
+            out.append(_directive(directive["name"], directive["argument"], lines[i + 1 : end], entries, cited))
             i = end + 1
         elif code:  # an ordinary code block: verbatim
             fence = code["fence"]
             end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], fence)), len(lines))
-            out.extend(lines[i:end + 1])
+            out.extend(lines[i : end + 1])
             i = end + 1
         else:
             if not TARGET.match(line) and not re.match(r"^%(\s|$)", line) and line.strip() != "+++":
@@ -234,13 +252,17 @@ mjx-container[display="true"] { display: block; text-align: center; margin: 1em 
 
 # nbconvert's lab template without the scripts it loads from CDNs: require.js, the widget manager (pages with
 # widget state), mermaid and MathJax 2. The maths is typeset before the page is written (typeset_maths).
-TEMPLATE = """{%- extends 'index.html.j2' -%}
+TEMPLATE = (
+    """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block extra_css -%}<style type="text/css">""" + FEEDBACK_CSS + """</style>{%- endblock extra_css -%}
+{%- block extra_css -%}<style type="text/css">"""
+    + FEEDBACK_CSS
+    + """</style>{%- endblock extra_css -%}
 """
+)
 
 
 def notebook_page(nb: nbformat.NotebookNode, language: str = ENGLISH) -> str:
@@ -258,11 +280,16 @@ def notebook_page(nb: nbformat.NotebookNode, language: str = ENGLISH) -> str:
     references = references_markdown(cited, entries, language)
     if references:
         nb.cells.append(nbformat.v4.new_markdown_cell(references))
-    exporter = HTMLExporter(extra_loaders=[DictLoader({"feedback.html.j2": TEMPLATE})], template_file="feedback.html.j2")
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"feedback.html.j2": TEMPLATE})], template_file="feedback.html.j2"
+    )
     body, _ = exporter.from_notebook_node(nb)
     if language != ENGLISH:  # the page says which language it is in (fonts, screen readers, search)
-        body = re.sub(r"<html([^>]*)\blang=\"[^\"]*\"", r'<html\1lang="zh-CN"', body, count=1) if 'lang="' in body[:300] \
+        body = (
+            re.sub(r"<html([^>]*)\blang=\"[^\"]*\"", r'<html\1lang="zh-CN"', body, count=1)
+            if 'lang="' in body[:300]
             else body.replace("<html", '<html lang="zh-CN"', 1)
+        )
     return body
 
 
@@ -279,11 +306,13 @@ def typeset_maths(page: str, timeout: int = 120) -> str:
         raise CourseError("Node.js is not installed (Debian: apt-get install nodejs npm)")
     mathjax = STATIC / "mathjax"
     if not (mathjax / "node-main.js").exists():
-        raise CourseError("the course's copy of MathJax is not there yet: `make book` or `python -m grader website` "
-                          "fetches it")
+        raise CourseError(
+            "the course's copy of MathJax is not there yet: `make book` or `python -m grader website` fetches it"
+        )
     try:
-        done = subprocess.run([node, str(TYPESET_SCRIPT), str(mathjax)], input=page, capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            [node, str(TYPESET_SCRIPT), str(mathjax)], input=page, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         raise CourseError(f"MathJax took longer than {timeout} s") from None
     except OSError as error:
@@ -300,7 +329,11 @@ def offline_page(nb: nbformat.NotebookNode, language: str = ENGLISH) -> str:
     try:
         return typeset_maths(page)
     except CourseError as error:
-        note = ('<p class="maths-note">' + gettext("The maths on this page is shown as TeX: the grader could not "
-                                                   "typeset it ({reason}).", language).format(reason=html.escape(str(error)))
-                + "</p>")
+        note = (
+            '<p class="maths-note">'
+            + gettext(
+                "The maths on this page is shown as TeX: the grader could not typeset it ({reason}).", language
+            ).format(reason=html.escape(str(error)))
+            + "</p>"
+        )
         return page.replace("<main>", "<main>\n" + note, 1)

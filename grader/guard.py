@@ -37,8 +37,26 @@ import os
 import sys
 import types
 
-PROTECTED = ("builtins", "math", "cmath", "operator", "functools", "itertools", "collections", "copy", "random",
-             "numbers", "torch", "numpy", "tinyformer", "IPython", "ipykernel", "jupyter_client", "zmq", "tornado")
+PROTECTED = (
+    "builtins",
+    "math",
+    "cmath",
+    "operator",
+    "functools",
+    "itertools",
+    "collections",
+    "copy",
+    "random",
+    "numbers",
+    "torch",
+    "numpy",
+    "tinyformer",
+    "IPython",
+    "ipykernel",
+    "jupyter_client",
+    "zmq",
+    "tornado",
+)
 # whose classes are pinned too (torch.Tensor, nn.Module, nn.Linear, ...: what the tests call methods on); other
 # libraries' classes change lazily as torch imports its parts, and the kernel's own objects are locked instead
 CLASS_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.modules.module", "torch.nn.parameter")
@@ -67,11 +85,18 @@ class Snapshot:
                 namespace = dict(vars(module))
             except TypeError:
                 continue
-            kept = {k: v for k, v in namespace.items() if _isinstance(v, (types.FunctionType, types.BuiltinFunctionType,
-                                                                           type, types.ModuleType))}
+            kept = {
+                k: v
+                for k, v in namespace.items()
+                if _isinstance(v, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType))
+            }
             modules[name] = (module, types.MappingProxyType(kept))
             for value in kept.values():
-                if _isinstance(value, type) and (name in CLASS_MODULES or name.startswith("tinyformer")) and value not in classes:
+                if (
+                    _isinstance(value, type)
+                    and (name in CLASS_MODULES or name.startswith("tinyformer"))
+                    and value not in classes
+                ):
                     try:
                         classes[value] = types.MappingProxyType(dict(vars(value)))
                     except TypeError:
@@ -159,11 +184,15 @@ class _Held:
 
     def __set__(self, obj, value) -> None:
         if self.is_learner():
-            raise PermissionError(f"the autograder's kernel does not let a notebook change {type(obj).__name__}.{self.name}")
+            raise PermissionError(
+                f"the autograder's kernel does not let a notebook change {type(obj).__name__}.{self.name}"
+            )
         self.values.setdefault(_id(obj), {})[self.name] = value
 
     def __delete__(self, obj) -> None:
-        raise PermissionError(f"the autograder's kernel does not let a notebook delete {type(obj).__name__}.{self.name}")
+        raise PermissionError(
+            f"the autograder's kernel does not let a notebook delete {type(obj).__name__}.{self.name}"
+        )
 
 
 def lock(obj: object, names: tuple[str, ...], values: dict, keep: list, is_learner) -> None:
@@ -197,10 +226,14 @@ def main() -> None:
     try:
         from tinyformer.i18n import translate
     except ImportError:
+
         def translate(text: str) -> str:
             return text
-    trusted = tuple(os.path.join(os.path.realpath(p), "") for p in
-                    [sys.prefix, sys.base_prefix, sys.exec_prefix, *config.get("trusted", [])])
+
+    trusted = tuple(
+        os.path.join(os.path.realpath(p), "")
+        for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *config.get("trusted", [])]
+    )
     here = os.path.abspath(__file__)
 
     for _, module, _ in config["bindings"]:  # import what the notebook's own cells import, before any submission
@@ -210,6 +243,7 @@ def main() -> None:
             pass
     try:
         import tqdm  # no monitor thread: a grading kernel needs no thread of tqdm's
+
         tqdm.tqdm.monitor_interval = 0
     except ImportError:
         pass
@@ -283,10 +317,17 @@ def main() -> None:
             snapshot.changes(restore=True)
             tree = ast.parse(transformer.transform_cell(raw_cell), "<test cell>")
             # a test may put its own stand-in under an imported name (to count calls, say): leave those alone
-            own = {node.id for node in ast.walk(tree) if _isinstance(node, ast.Name) and _isinstance(node.ctx, ast.Store)}
-            own |= {node.slice.value for node in ast.walk(tree) if _isinstance(node, ast.Subscript)
-                    and _isinstance(node.value, ast.Call) and _getattr(node.value.func, "id", None) == "globals"
-                    and _isinstance(node.slice, ast.Constant)}
+            own = {
+                node.id for node in ast.walk(tree) if _isinstance(node, ast.Name) and _isinstance(node.ctx, ast.Store)
+            }
+            own |= {
+                node.slice.value
+                for node in ast.walk(tree)
+                if _isinstance(node, ast.Subscript)
+                and _isinstance(node.value, ast.Call)
+                and _getattr(node.value.func, "id", None) == "globals"
+                and _isinstance(node.slice, ast.Constant)
+            }
             rebound = {name: value for name, value in bindings.items() if name not in own}
             user_ns.update(bindings)
             for statement in tree.body:
@@ -298,12 +339,17 @@ def main() -> None:
             changed = snapshot.changes(restore=True)
             changed += [name for name, value in rebound.items() if user_ns.get(name, _MISSING) is not value]
             if changed:
-                raise TamperError("the submission changed what the tests use while they ran: "
-                                  + ", ".join(sorted(set(changed))[:5]))
+                raise TamperError(
+                    "the submission changed what the tests use while they ran: " + ", ".join(sorted(set(changed))[:5])
+                )
         except BaseException as error:  # noqa: BLE001 (SystemExit and KeyboardInterrupt too: the test failed)
             result.error_in_exec = error
-            if (_isinstance(error, AssertionError) and not _getattr(error, "translated", False) and error.args
-                    and _isinstance(error.args[0], str)):  # a test's own message, in the notebook's language
+            if (
+                _isinstance(error, AssertionError)
+                and not _getattr(error, "translated", False)
+                and error.args
+                and _isinstance(error.args[0], str)
+            ):  # a test's own message, in the notebook's language
                 error.args = (translate(error.args[0]), *error.args[1:])
             shell.showtraceback()
         finally:
@@ -325,8 +371,19 @@ def main() -> None:
     kernel = app.kernel
     shell = kernel.shell
     pinned = [  # a test's error goes: shell.showtraceback -> displayhook.session.send(displayhook.pub_socket, ...)
-        (shell, ("run_cell", "run_cell_async", "transform_cell", "showtraceback", "_showtraceback", "displayhook",
-                 "display_pub", "InteractiveTB")),
+        (
+            shell,
+            (
+                "run_cell",
+                "run_cell_async",
+                "transform_cell",
+                "showtraceback",
+                "_showtraceback",
+                "displayhook",
+                "display_pub",
+                "InteractiveTB",
+            ),
+        ),
         (shell.displayhook, ("session", "pub_socket", "set_parent")),
         (shell.display_pub, ("session", "pub_socket", "publish")),
         (kernel.session, ("send", "serialize", "sign", "msg", "msg_header", "pack", "auth", "key", "digest_mod")),
@@ -341,8 +398,16 @@ def main() -> None:
         frame = getframe(2)  # 0: this function, 1: the hook, 2: the code that raised the event
         return frame is not None and not trusted_file(frame.f_code.co_filename)
 
-    refused_from_learner = {"sys.settrace", "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                            "code.__new__", "marshal.loads", "sys._current_frames"}
+    refused_from_learner = {
+        "sys.settrace",
+        "sys.setprofile",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "code.__new__",
+        "marshal.loads",
+        "sys._current_frames",
+    }
 
     def audit(event: str, args: tuple) -> None:
         if event == "sys.addaudithook":
@@ -352,12 +417,22 @@ def main() -> None:
                 raise PermissionError(f"the autograder's kernel does not let a notebook use {event}")
         elif event == "object.__setattr__":
             obj, name = args[0], args[1]
-            if ((name == "__class__" and _id(obj) in locked)
-                    or (name in ("__code__", "__defaults__", "__kwdefaults__") and _isinstance(obj, types.FunctionType)
-                        and obj in helpers)) and learner_on_stack():
+            if (
+                (name == "__class__" and _id(obj) in locked)
+                or (
+                    name in ("__code__", "__defaults__", "__kwdefaults__")
+                    and _isinstance(obj, types.FunctionType)
+                    and obj in helpers
+                )
+            ) and learner_on_stack():
                 raise PermissionError(f"the autograder's kernel does not let a notebook change {name} here")
-        elif (event == "compile" and len(args) > 1 and _isinstance(args[1], str) and trusted_file(args[1])
-              and top_is_learner()):
+        elif (
+            event == "compile"
+            and len(args) > 1
+            and _isinstance(args[1], str)
+            and trusted_file(args[1])
+            and top_is_learner()
+        ):
             raise PermissionError("the autograder's kernel does not let a notebook compile code as a library file")
 
     sys.addaudithook(audit)

@@ -59,8 +59,11 @@ def _grade_ids(chapter: str) -> frozenset[str]:
 def _stubs(chapter: str) -> dict[str, str]:
     """The student edition's solution cells (the stubs a learner replaces), by grade_id."""
     nb = json.loads((CHAPTERS / chapter / f"{chapter}.ipynb").read_text())
-    return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
-            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    return {
+        c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"])
+        for c in nb["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
 
 
 def _answered(path: Path, chapter: str) -> bool:
@@ -116,7 +119,11 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
     students_with_notebooks: set[str] = set()
     known = graded_chapter_ids()
     for path in sorted(where.rglob("*")):
-        if not path.is_file() or path.is_symlink() or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(where).parts):
+        if (
+            not path.is_file()
+            or path.is_symlink()
+            or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(where).parts)
+        ):
             continue
         student, order = _student_for(path.relative_to(where), known)
         if path.suffix.lower() != ".ipynb":
@@ -133,20 +140,30 @@ def collect(where: Path, scratch: Path, chapters: list[str] | None = None) -> li
         key = (student, chapter)
         if key in found:  # two notebooks of one chapter from one student: grade the later one, say so; but of
             # an untouched copy and an answered one (the English and the Chinese edition, say), the answered one
-            earlier, later = sorted([found[key], (order, submission)],
-                                    key=lambda pair: (_answered(pair[1].path, chapter), pair[0]))
-            earlier[1].problem = f"an earlier hand-in of {chapter}: {later[1].path.relative_to(where)} is graded instead"
+            earlier, later = sorted(
+                [found[key], (order, submission)], key=lambda pair: (_answered(pair[1].path, chapter), pair[0])
+            )
+            earlier[
+                1
+            ].problem = f"an earlier hand-in of {chapter}: {later[1].path.relative_to(where)} is graded instead"
             problems.append(earlier[1])
             found[key] = later
         else:
             found[key] = (order, submission)
     for student, path in other_files.items():
         if student not in students_with_notebooks:
-            problems.append(Submission(student, None, path, f"not a Jupyter notebook ({path.suffix or 'no'} file): "
-                                                            "hand in the chapter's .ipynb"))
+            problems.append(
+                Submission(
+                    student,
+                    None,
+                    path,
+                    f"not a Jupyter notebook ({path.suffix or 'no'} file): hand in the chapter's .ipynb",
+                )
+            )
     if not found and not problems:
-        raise CourseError(f"{where}: no notebooks (.ipynb) to grade"
-                          + (f" of {', '.join(chapters)}" if chapters else ""))
+        raise CourseError(
+            f"{where}: no notebooks (.ipynb) to grade" + (f" of {', '.join(chapters)}" if chapters else "")
+        )
     return sorted((s for _, s in found.values()), key=lambda s: (s.chapter, s.student)) + problems
 
 

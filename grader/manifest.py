@@ -12,8 +12,7 @@ from .course import ROOT, Chapter, CourseError, chapter_manifest
 
 TABLE_START = "<!-- chapters table: generated from grader/chapters.toml by python -m grader chapters; do not edit -->"
 TABLE_END = "<!-- end of chapters table -->"
-TABLE_HEADER = ("| | chapter | `tinyformer` module | what the learner writes |\n"
-                "| --- | --- | --- | --- |\n")
+TABLE_HEADER = "| | chapter | `tinyformer` module | what the learner writes |\n| --- | --- | --- | --- |\n"
 TOC_CAPTION = "Chapters"  # the part of _toc.yml whose pages are the chapters, in order
 
 
@@ -35,8 +34,10 @@ def with_readme_table(text: str, chapters: list[Chapter]) -> str:
     """README.md's text with the chapters table between the markers written from ``chapters``."""
     starts, ends = text.count(TABLE_START), text.count(TABLE_END)
     if starts != 1 or ends != 1 or text.index(TABLE_START) > text.index(TABLE_END):
-        raise CourseError(f"README.md needs the chapters table's two marker lines, once each and in this order, where "
-                          f"the table goes:\n  {TABLE_START}\n  {TABLE_END}")
+        raise CourseError(
+            f"README.md needs the chapters table's two marker lines, once each and in this order, where "
+            f"the table goes:\n  {TABLE_START}\n  {TABLE_END}"
+        )
     before, rest = text.split(TABLE_START, 1)
     _, after = rest.split(TABLE_END, 1)
     return f"{before}{TABLE_START}\n\n{readme_table(chapters)}\n{TABLE_END}{after}"
@@ -77,7 +78,7 @@ def stale(root: Path = ROOT, manifest: Path | None = None) -> list[str]:
     found = []
     for path, text in _generated(root, chapter_manifest(manifest)).items():
         if path.read_text() != text:
-            what = "chapters table" if path.name == "README.md" else f"\"{TOC_CAPTION}\" part"
+            what = "chapters table" if path.name == "README.md" else f'"{TOC_CAPTION}" part'
             found.append(f"{path.name}'s {what} differs from grader/chapters.toml: run `python -m grader chapters`")
     return found
 

@@ -15,9 +15,11 @@ def _course_root() -> str:
     """The clone of the course: the working directory or the nearest folder above it holding grader/chapters.toml
     and solutions/ (grader/course.py, find_course, says the same), else the clone this file is in, else the
     working directory (nbgrader's own default: an installed copy of this file, outside a clone)."""
+
     def is_course(folder):
-        return (os.path.isfile(os.path.join(folder, "grader", "chapters.toml"))
-                and os.path.isdir(os.path.join(folder, "solutions")))
+        return os.path.isfile(os.path.join(folder, "grader", "chapters.toml")) and os.path.isdir(
+            os.path.join(folder, "solutions")
+        )
 
     folder = os.getcwd()
     while True:

@@ -5,13 +5,16 @@ a generated region: the notebook's definition, verbatim but for the nbgrader mar
 ``### END SOLUTION``), between two comment lines:
 
     # generated from solutions/03-attention/03-attention.ipynb (scaled_dot_product_attention): edit it there, then python -m grader reference
+    # fmt: off
     def scaled_dot_product_attention(q, k, v, mask=None):
         ...
+    # fmt: on
 
 
     # end of generated scaled_dot_product_attention
 
-(two blank lines before the closing line, as ruff format puts them). Everything outside the regions is written by
+(ruff format leaves the definition as the notebook has it; two blank lines before the closing line, as ruff format
+puts them). Everything outside the regions is written by
 hand: the imports, the helpers no notebook defines, the modules no chapter teaches (train.py, data.py, ...).
 
 `python -m grader reference [CHAPTER ...]` rewrites every region (of those chapters) from its notebook;
@@ -33,8 +36,10 @@ from pathlib import Path
 from .course import ROOT, CourseError, chapter_manifest, source_notebook
 
 COMMAND = "python -m grader reference"
-OPENING = re.compile(r"# generated from (?P<notebook>\S+\.ipynb) \((?P<piece>[A-Za-z_]\w*)\): edit it there, "
-                     rf"then {re.escape(COMMAND)}")
+OPENING = re.compile(
+    r"# generated from (?P<notebook>\S+\.ipynb) \((?P<piece>[A-Za-z_]\w*)\): edit it there, "
+    rf"then {re.escape(COMMAND)}"
+)
 CLOSING = re.compile(r"# end of generated (?P<piece>[A-Za-z_]\w*)")
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -50,8 +55,9 @@ def closing(piece: str) -> str:
 
 def region_text(notebook: str, piece: str, definition: str) -> str:
     """A whole region, as written: its two comment lines around the definition (lines joined by newlines, no final
-    newline); two blank lines before the closing line, where ruff format would put them."""
-    return f"{opening(notebook, piece)}\n{definition}\n\n\n{closing(piece)}"
+    newline). ``# fmt: off`` / ``# fmt: on`` keep ruff format out of it (the text is the notebook's, laid out for the
+    notebook); two blank lines before the closing line, where ruff format puts them."""
+    return f"{opening(notebook, piece)}\n# fmt: off\n{definition}\n# fmt: on\n\n\n{closing(piece)}"
 
 
 @dataclass(frozen=True)
@@ -86,24 +92,35 @@ def find_regions(module: Path, root: Path = ROOT) -> tuple[list[Region], list[st
         if line.startswith("# generated from ") or line.startswith("# end of generated"):
             start, end = OPENING.fullmatch(line), CLOSING.fullmatch(line)
             if start is None and end is None:
-                problems.append(f"{where}:{i + 1}: `{line}` is not a region's line; they read "
-                                f"`{opening('solutions/NN-slug/NN-slug.ipynb', 'piece')}` and `{closing('piece')}`")
+                problems.append(
+                    f"{where}:{i + 1}: `{line}` is not a region's line; they read "
+                    f"`{opening('solutions/NN-slug/NN-slug.ipynb', 'piece')}` and `{closing('piece')}`"
+                )
             elif start is not None:
                 if open_at is not None:
-                    problems.append(f"{where}:{open_at[0] + 1}: the region of {open_at[1]['piece']} has no closing line "
-                                    f"`{closing(open_at[1]['piece'])}` before the next region opens (line {i + 1})")
+                    problems.append(
+                        f"{where}:{open_at[0] + 1}: the region of {open_at[1]['piece']} has no closing line "
+                        f"`{closing(open_at[1]['piece'])}` before the next region opens (line {i + 1})"
+                    )
                 open_at = (i, start)
             elif open_at is None or open_at[1]["piece"] != end["piece"]:
-                problems.append(f"{where}:{i + 1}: `{line}` closes no region of {end['piece']}"
-                                + (f" (the open region, line {open_at[0] + 1}, is {open_at[1]['piece']}'s)"
-                                   if open_at is not None else ""))
+                problems.append(
+                    f"{where}:{i + 1}: `{line}` closes no region of {end['piece']}"
+                    + (
+                        f" (the open region, line {open_at[0] + 1}, is {open_at[1]['piece']}'s)"
+                        if open_at is not None
+                        else ""
+                    )
+                )
                 open_at = None
             else:
                 regions.append(Region(module, end["piece"], open_at[1]["notebook"], open_at[0], i))
                 open_at = None
     if open_at is not None:
-        problems.append(f"{where}:{open_at[0] + 1}: the region of {open_at[1]['piece']} has no closing line "
-                        f"`{closing(open_at[1]['piece'])}`")
+        problems.append(
+            f"{where}:{open_at[0] + 1}: the region of {open_at[1]['piece']} has no closing line "
+            f"`{closing(open_at[1]['piece'])}`"
+        )
     return regions, problems
 
 
@@ -143,13 +160,15 @@ def definition(definitions: dict[str, list[tuple[bool, str]]], piece: str, noteb
     candidates = definitions.get(piece, [])
     chosen = [source for solution, source in candidates if solution] or [source for _, source in candidates]
     if len(chosen) != 1:
-        raise CourseError(f"{notebook} defines {piece} {len(chosen)} times" if chosen else
-                          f"{notebook} does not define {piece}")
+        raise CourseError(
+            f"{notebook} defines {piece} {len(chosen)} times" if chosen else f"{notebook} does not define {piece}"
+        )
     return chosen[0]
 
 
 def _first_difference(want: list[str], have: list[str]) -> tuple[int, str]:
     """Where two regions' lines first differ (0-based, from the opening line), and how, in words."""
+
     def shown(line: str | None) -> str:
         if line is None:
             return "nothing (the region ends before)"
@@ -199,19 +218,26 @@ def run(chapters: list[str] | None = None, write: bool = False, root: Path = ROO
         for region in found:
             if region.chapter not in known or region.notebook != f"solutions/{region.chapter}/{region.chapter}.ipynb":
                 if chapters is None:  # (a run for some chapters leaves it to the full run, which says it)
-                    problems.append(f"{where}:{region.start + 1}: the region of {region.piece} names {region.notebook}, "
-                                    "which is not a chapter's solution notebook (solutions/NN-slug/NN-slug.ipynb)")
+                    problems.append(
+                        f"{where}:{region.start + 1}: the region of {region.piece} names {region.notebook}, "
+                        "which is not a chapter's solution notebook (solutions/NN-slug/NN-slug.ipynb)"
+                    )
                 continue
             if region.chapter not in wanted:
                 continue
             regions.append(region)
             if module.stem not in known[region.chapter].modules:
-                problems.append(f"{where}:{region.start + 1}: {region.piece} comes from {region.chapter}, whose modules "
-                                f"(grader/chapters.toml) are {', '.join(known[region.chapter].modules)}, not "
-                                f"{module.stem}")
+                problems.append(
+                    f"{where}:{region.start + 1}: {region.piece} comes from {region.chapter}, whose modules "
+                    f"(grader/chapters.toml) are {', '.join(known[region.chapter].modules)}, not "
+                    f"{module.stem}"
+                )
             try:
-                text = region_text(region.notebook, region.piece,
-                                   definition(definitions[region.chapter], region.piece, region.notebook))
+                text = region_text(
+                    region.notebook,
+                    region.piece,
+                    definition(definitions[region.chapter], region.piece, region.notebook),
+                )
             except CourseError as error:
                 problems.append(f"{where}:{region.start + 1}: the region of {region.piece}: {error}")
                 continue
@@ -221,8 +247,10 @@ def run(chapters: list[str] | None = None, write: bool = False, root: Path = ROO
                 replaced[region.start] = (region.end, want)
                 if not write:
                     n, how = _first_difference(want, have)
-                    problems.append(f"{where}:{region.start + n + 1}: {region.piece} is out of date with "
-                                    f"{region.notebook}: {how}; run `{COMMAND}`")
+                    problems.append(
+                        f"{where}:{region.start + n + 1}: {region.piece} is out of date with "
+                        f"{region.notebook}: {how}; run `{COMMAND}`"
+                    )
         problems += _hand_written(module, found, pieces, root)
         if write and replaced:
             out, i = [], 0
@@ -239,8 +267,10 @@ def run(chapters: list[str] | None = None, write: bool = False, root: Path = ROO
     for region in regions:
         twins = [other for other in regions if other.piece == region.piece and other is not region]
         if twins and region is min([region, *twins], key=lambda r: (str(r.module), r.start)):
-            problems.append(f"{region.piece} is generated {len(twins) + 1} times: "
-                            + ", ".join(f"{_rel(r.module, root)}:{r.start + 1}" for r in [region, *twins]))
+            problems.append(
+                f"{region.piece} is generated {len(twins) + 1} times: "
+                + ", ".join(f"{_rel(r.module, root)}:{r.start + 1}" for r in [region, *twins])
+            )
     return Report(regions, stale, problems, written)
 
 
@@ -260,7 +290,9 @@ def _hand_written(module: Path, found: list[Region], pieces: dict[str, set[str]]
         for slug, names in pieces.items():
             if node.name in names:
                 notebook = f"solutions/{slug}/{slug}.ipynb"
-                problems.append(f"{_rel(module, root)}:{first + 1}: {node.name} is written here by hand, and {notebook} "
-                                f"defines it too: put its notebook's definition in a region, between "
-                                f"`{opening(notebook, node.name)}` and `{closing(node.name)}`, then run `{COMMAND}`")
+                problems.append(
+                    f"{_rel(module, root)}:{first + 1}: {node.name} is written here by hand, and {notebook} "
+                    f"defines it too: put its notebook's definition in a region, between "
+                    f"`{opening(notebook, node.name)}` and `{closing(node.name)}`, then run `{COMMAND}`"
+                )
     return problems

@@ -52,8 +52,11 @@ def _solution_definitions(source: Path) -> list[tuple[str, ast.AST]]:
         if cell.cell_type != "code" or not meta.get("solution"):
             continue
         tree = _parse(cell.source)
-        found += [(meta.get("grade_id"), node) for node in (tree.body if tree else ())
-                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        found += [
+            (meta.get("grade_id"), node)
+            for node in (tree.body if tree else ())
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
     return found
 
 
@@ -67,7 +70,7 @@ def withheld_pieces(chapter: str) -> dict[str, str]:
     """name -> the chapter it belongs to, for the pieces of ``chapter`` and of every later chapter."""
     chapters = chapter_ids()
     withheld: dict[str, str] = {}
-    for later in chapters[chapters.index(chapter):]:
+    for later in chapters[chapters.index(chapter) :]:
         for name in chapter_pieces(later):
             withheld.setdefault(name, later)
     return withheld
@@ -75,8 +78,10 @@ def withheld_pieces(chapter: str) -> dict[str, str]:
 
 def _message(name: str, owner: str, graded: str) -> str:
     whose = "the chapter being graded" if owner == graded else f"a later chapter, {owner}"
-    return (f"{name} is the course's reference of {whose}: the autograder's kernel cannot import it "
-            f"while {graded} is graded; write it yourself in the notebook")
+    return (
+        f"{name} is the course's reference of {whose}: the autograder's kernel cannot import it "
+        f"while {graded} is graded; write it yourself in the notebook"
+    )
 
 
 def _free_names(nodes: list[ast.AST]) -> set[str]:
@@ -90,8 +95,13 @@ def _evaluated_on_import(node: ast.stmt) -> list[ast.AST]:
     if isinstance(node, ast.ClassDef):
         body = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
         methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        return [*node.decorator_list, *node.bases, *node.keywords, *body,
-                *(part for method in methods for part in _evaluated_on_import(method))]
+        return [
+            *node.decorator_list,
+            *node.bases,
+            *node.keywords,
+            *body,
+            *(part for method in methods for part in _evaluated_on_import(method)),
+        ]
     return [node]
 
 
@@ -126,14 +136,20 @@ def _without(source: str, withheld: dict[str, str], graded: str) -> tuple[str, d
                 node.names = names
                 kept.append(node)
                 continue
-            defined = _defined_names(node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                                                ast.Assign, ast.AnnAssign)) else set()
+            defined = (
+                _defined_names(node)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign))
+                else set()
+            )
             own = defined & set(withheld)
             needs = _free_names(_evaluated_on_import(node)) & set(removed)
             if own or (needs and defined):
                 for name in defined:
-                    removed[name] = (_message(name, withheld[name], graded) if name in own
-                                     else f"{name} is built on {sorted(needs)[0]}, and " + removed[sorted(needs)[0]])
+                    removed[name] = (
+                        _message(name, withheld[name], graded)
+                        if name in own
+                        else f"{name} is built on {sorted(needs)[0]}, and " + removed[sorted(needs)[0]]
+                    )
                 changed = True
                 continue
             kept.append(node)
@@ -149,9 +165,11 @@ def withholding_package(chapter: str, target: Path) -> Path:
     for path in sorted(PACKAGE.glob("*.py")):
         source, removed = _without(path.read_text(), withheld, chapter)
         if removed:
-            source += ("\n\n_WITHHELD = " + repr(removed) + "\n\n\ndef __getattr__(name):\n"
-                       "    if name in _WITHHELD:\n        raise ImportError(_WITHHELD[name])\n"
-                       "    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')\n")
+            source += (
+                "\n\n_WITHHELD = " + repr(removed) + "\n\n\ndef __getattr__(name):\n"
+                "    if name in _WITHHELD:\n        raise ImportError(_WITHHELD[name])\n"
+                "    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')\n"
+            )
         (target / path.name).write_text(source)
     if (PACKAGE / "locale").is_dir():  # the learner's messages in Chinese (tinyformer/i18n.py)
         shutil.copytree(PACKAGE / "locale", target / "locale", dirs_exist_ok=True)
@@ -174,8 +192,12 @@ class _Normalised(ast.NodeTransformer):
         return name if name in _KEEP else self.names.setdefault(name, f"n{len(self.names)}")
 
     def _body(self, node):
-        if node.body and isinstance(node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None), ast.Constant) \
-                and isinstance(node.body[0].value.value, str):
+        if (
+            node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(getattr(node.body[0], "value", None), ast.Constant)
+            and isinstance(node.body[0].value.value, str)
+        ):
             node.body = node.body[1:] or [ast.Pass()]
         return node
 
@@ -239,7 +261,9 @@ def reference_matches(notebook: Path, source: Path) -> list[str]:
     """The grade_ids of the answer cells of ``notebook`` holding a definition that is one of the reference's
     (from the solution cells of ``source``) up to names and formatting. Never raises on a broken notebook."""
     shapes = [normalised_tree(node) for _, node in _solution_definitions(source)]
-    references = {ast.dump(tree, annotate_fields=False) for tree in shapes if sum(1 for _ in ast.walk(tree)) >= MIN_NODES}
+    references = {
+        ast.dump(tree, annotate_fields=False) for tree in shapes if sum(1 for _ in ast.walk(tree)) >= MIN_NODES
+    }
     try:
         cells = nbformat.read(notebook, as_version=4).cells
     except Exception:  # noqa: BLE001 (whatever the file is, there is nothing to compare)
@@ -250,7 +274,11 @@ def reference_matches(notebook: Path, source: Path) -> list[str]:
         if cell.get("cell_type") != "code" or not meta.get("solution") or not meta.get("grade_id"):
             continue
         tree = _parse(cell.get("source", ""))
-        definitions = [n for n in (tree.body if tree else ()) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        definitions = [
+            n
+            for n in (tree.body if tree else ())
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
         try:
             if any(normalised(node) in references for node in definitions):
                 matches.append(meta["grade_id"])

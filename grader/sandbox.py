@@ -93,22 +93,61 @@ def require_bwrap() -> str:
     return path
 
 
-def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: Limits, uid: int = NOBODY,
-                command: list[str] | None = None, package: Path | None = None) -> list[str]:
+def kernel_argv(
+    kernel_dir: Path,
+    runtime_dir: Path,
+    hide: list[Path],
+    limits: Limits,
+    uid: int = NOBODY,
+    command: list[str] | None = None,
+    package: Path | None = None,
+) -> list[str]:
     """The command that starts one sandboxed ipykernel working in ``kernel_dir`` (or runs ``command`` there, in
     the same sandbox, with the same limits). ``package``: a folder the kernel sees in place of the course's
     tinyformer (grader/references.py: the package without the graded chapter's reference pieces)."""
     readable = [Path(sys.prefix), Path(sys.base_prefix), ROOT / "tinyformer", GUARD]  # Python, the package, the guard
     as_root = os.geteuid() == 0
-    argv = [require_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid",
-            *([] if as_root else ["--unshare-user"]), "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+    argv = [
+        require_bwrap(),
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        *([] if as_root else ["--unshare-user"]),
+        "--unshare-ipc",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+    ]
     # Hidden (empty folders inside): homes, the usual places of data and other checkouts, the course (with
     # its solutions) and the folder it sits in, the submissions and the results. The system stays readable.
-    places = [Path.home(), Path("/home"), Path("/root"), Path("/srv"), Path("/mnt"), Path("/media"), Path("/opt"),
-              Path("/var"), ROOT, ROOT.parent, *hide]
+    places = [
+        Path.home(),
+        Path("/home"),
+        Path("/root"),
+        Path("/srv"),
+        Path("/mnt"),
+        Path("/media"),
+        Path("/opt"),
+        Path("/var"),
+        ROOT,
+        ROOT.parent,
+        *hide,
+    ]
     # (not / itself, nor /tmp, already a fresh private folder: a course cloned into /tmp/x hides /tmp/x only)
-    hidden = sorted({p.resolve() for p in places if p.exists()} - {Path("/"), Path("/tmp").resolve()}, key=lambda p: len(p.parts))
+    hidden = sorted(
+        {p.resolve() for p in places if p.exists()} - {Path("/"), Path("/tmp").resolve()}, key=lambda p: len(p.parts)
+    )
     for path in hidden:
         argv += ["--perms", "0755", "--tmpfs", str(path)]
     mounts = [("--ro-bind", p.resolve()) for p in readable] + [("--bind", kernel_dir), ("--bind", runtime_dir)]
@@ -123,23 +162,50 @@ def kernel_argv(kernel_dir: Path, runtime_dir: Path, hide: list[Path], limits: L
         argv += [how, str(source), str(path)]
     for path in hidden:  # after the binds: their mount points are made inside these empty folders first
         argv += ["--remount-ro", str(path)]
-    argv += ["--chdir", str(kernel_dir), "--setenv", "HOME", str(kernel_dir),
-             "--setenv", "IPYTHONDIR", str(runtime_dir / "ipython"), "--setenv", "MPLCONFIGDIR", str(runtime_dir / "mpl"),
-             "--unsetenv", "JPY_PARENT_PID", "--"]
+    argv += [
+        "--chdir",
+        str(kernel_dir),
+        "--setenv",
+        "HOME",
+        str(kernel_dir),
+        "--setenv",
+        "IPYTHONDIR",
+        str(runtime_dir / "ipython"),
+        "--setenv",
+        "MPLCONFIGDIR",
+        str(runtime_dir / "mpl"),
+        "--unsetenv",
+        "JPY_PARENT_PID",
+        "--",
+    ]
     if as_root:
         # The kernel exempts root from process limits: inside the sandbox, drop to an unprivileged user
         # (who owns the connection file, the runtime folder and the notebook folder), so --nproc holds.
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
-    argv += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
-             "--core=0", *(command or guarded_kernel_argv())]
+    argv += [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.file_bytes}",
+        "--core=0",
+        *(command or guarded_kernel_argv()),
+    ]
     if as_root:  # hand the connection file (written for root only) and the notebook folder to the kernel's user
-        argv = ["sh", "-c", 'owner="$0" file="$1" folder="$2"; shift 2; chown "$owner" "$file" && chown -R "$owner" "$folder" && exec "$@"',
-                f"{uid}:{uid}", "{connection_file}", str(kernel_dir), *argv]
+        argv = [
+            "sh",
+            "-c",
+            'owner="$0" file="$1" folder="$2"; shift 2; chown "$owner" "$file" && chown -R "$owner" "$folder" && exec "$@"',
+            f"{uid}:{uid}",
+            "{connection_file}",
+            str(kernel_dir),
+            *argv,
+        ]
     return argv
 
 
-def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Path, display_name: str,
-                     env: dict | None = None) -> None:
+def write_kernelspec(
+    jupyter: Path, argv: list[str], guard: dict, guard_file: Path, display_name: str, env: dict | None = None
+) -> None:
     """A kernelspec named python3 under ``jupyter`` (a JUPYTER_PATH entry) that starts ``argv`` with the
     guard's configuration in ``guard_file`` (readable by the kernel's user). The kernel is interrupted by a
     message (the kernel signals itself): a signal to the process group the grader started would not reach a
@@ -148,13 +214,29 @@ def write_kernelspec(jupyter: Path, argv: list[str], guard: dict, guard_file: Pa
     spec.mkdir(parents=True, exist_ok=True)
     guard_file.write_text(json.dumps(guard))
     os.chmod(guard_file, 0o644)
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "env": {"GRADER_GUARD": str(guard_file), **(env or {})},
-                                                 "display_name": display_name, "language": "python",
-                                                 "interrupt_mode": "message"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": argv,
+                "env": {"GRADER_GUARD": str(guard_file), **(env or {})},
+                "display_name": display_name,
+                "language": "python",
+                "interrupt_mode": "message",
+            }
+        )
+    )
 
 
-def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[Path], limits: Limits,
-                   guard: dict, uid: int = NOBODY, package: Path | None = None) -> None:
+def install_kernel(
+    config: Config,
+    scratch: Path,
+    kernel_dir: Path,
+    hide: list[Path],
+    limits: Limits,
+    guard: dict,
+    uid: int = NOBODY,
+    package: Path | None = None,
+) -> None:
     """Make nbgrader start its kernel in the sandbox: a kernelspec named python3 first on JUPYTER_PATH,
     a private runtime folder, and Unix-socket transport; ``guard`` is the kernel guard's configuration
     (grader/guard.py), ``package`` what the kernel sees as tinyformer (see kernel_argv). Changes this
@@ -167,8 +249,13 @@ def install_kernel(config: Config, scratch: Path, kernel_dir: Path, hide: list[P
     if os.geteuid() == 0:  # the kernel runs as NOBODY: its runtime folder and notebook folder are its own
         for folder in (runtime, runtime / "ipython", runtime / "mpl"):
             os.chown(folder, uid, uid)
-    write_kernelspec(scratch / "jupyter", kernel_argv(kernel_dir, runtime, hide, limits, uid, package=package), guard,
-                     runtime / "guard.json", "Python 3 (sandboxed)")
+    write_kernelspec(
+        scratch / "jupyter",
+        kernel_argv(kernel_dir, runtime, hide, limits, uid, package=package),
+        guard,
+        runtime / "guard.json",
+        "Python 3 (sandboxed)",
+    )
     os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
     config.KernelManager.transport = "ipc"
@@ -206,8 +293,10 @@ def _import_check(modules: list[str], hide: list[Path] | None, limits: Limits, u
                 os.chown(folder, uid, uid)
         placeholder = runtime / "connection.json"  # what the kernel's command hands to its user, as root
         placeholder.touch()
-        command = [part.replace("{connection_file}", str(placeholder))
-                   for part in kernel_argv(kernel_dir, runtime, hide, limits, uid, command)]
+        command = [
+            part.replace("{connection_file}", str(placeholder))
+            for part in kernel_argv(kernel_dir, runtime, hide, limits, uid, command)
+        ]
     try:
         done = subprocess.run(command, cwd=kernel_dir, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
@@ -234,14 +323,20 @@ def check_kernel_environment(modules: list[str], hide: list[Path] | None, limits
     where = "inside the sandbox" if hide is not None else "in the grading kernel's environment"
     install = f"install this course (`{sys.executable} -m pip install -e {ROOT}`, or `make install` in {ROOT})"
     if "error" not in found:
-        problem = (f"the grading kernel imports tinyformer from {Path(found['tinyformer']).parent}, not from this "
-                   f"course's {course_package}: {install}, or run the grader of that checkout")
+        problem = (
+            f"the grading kernel imports tinyformer from {Path(found['tinyformer']).parent}, not from this "
+            f"course's {course_package}: {install}, or run the grader of that checkout"
+        )
     elif "error" in outside:
         problem = f"{where}, {found['error']}; it fails outside the sandbox too: {install}"
     elif Path(outside.get("tinyformer") or "/").resolve().parent != course_package:
-        problem = (f"{where}, {found['error']}: this Python's tinyformer is "
-                   f"{Path(outside['tinyformer']).parent}, which the sandbox hides: {install}")
+        problem = (
+            f"{where}, {found['error']}: this Python's tinyformer is "
+            f"{Path(outside['tinyformer']).parent}, which the sandbox hides: {install}"
+        )
     else:
-        problem = (f"{where}, {found['error']} (outside the sandbox it imports: is --memory-gb, "
-                   f"{limits.memory_bytes / 2**30:.2g} GB, enough to import torch?)")
+        problem = (
+            f"{where}, {found['error']} (outside the sandbox it imports: is --memory-gb, "
+            f"{limits.memory_bytes / 2**30:.2g} GB, enough to import torch?)"
+        )
     raise CourseError(f"cannot grade: {problem}")

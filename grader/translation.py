@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import ROOT, SOLUTIONS, chapter_ids, source_notebook
+from .course import ROOT, chapter_ids, source_notebook
 
 LANGUAGE = "zh_CN"
 LOCALE = ROOT / "locale" / LANGUAGE / "LC_MESSAGES"
@@ -40,7 +40,12 @@ MESSAGES = ROOT / "tinyformer" / "locale" / LANGUAGE / "LC_MESSAGES" / "tinyform
 FRONT_MATTER = ("intro", "setup", "using-the-course", "instructor-guide", "references")
 README = ROOT / "README.md"
 README_ZH = ROOT / "README.zh.md"
-README_SECTIONS = ("", "Two commands", "For learners", "Chapters")  # "" = the title and the text before the first section
+README_SECTIONS = (
+    "",
+    "Two commands",
+    "For learners",
+    "Chapters",
+)  # "" = the title and the text before the first section
 ZH_SUFFIX = ".zh.ipynb"
 HEADER = {
     "Project-Id-Version": "tinyformer course",
@@ -102,8 +107,13 @@ def markdown_blocks(text: str) -> list[tuple[str, bool]]:
             blocks.append(("".join(lines[at:start]), False))
         block = "".join(lines[start:end])
         first = block.splitlines()[0].strip() if block.strip() else ""
-        prose = bool(block.strip()) and not CODE_BLOCK.match(first) and not KEEP_BLOCK.match(first) \
-            and not first.startswith("%") and not block.strip().startswith("<!--")
+        prose = (
+            bool(block.strip())
+            and not CODE_BLOCK.match(first)
+            and not KEEP_BLOCK.match(first)
+            and not first.startswith("%")
+            and not block.strip().startswith("<!--")
+        )
         blocks.append((block, prose))
         at = end
     if at < len(lines):
@@ -213,17 +223,25 @@ def test_cell_messages(source: str) -> list[tuple[str, bool]]:
     except SyntaxError:
         return []
     found: list[tuple[str, bool] | None] = []
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and node.body
-                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
     inside_messages: set[int] = set()  # string nodes that are parts of a larger message
     for node in ast.walk(tree):
         if isinstance(node, (ast.JoinedStr, ast.BinOp)):
             inside_messages |= {id(child) for child in ast.walk(node) if child is not node}
     for node in ast.walk(tree):
         # any sentence the test holds (a hint in a variable, a list or a dict of hints): it may be shown
-        if isinstance(node, (ast.Constant, ast.JoinedStr, ast.BinOp)) and id(node) not in docstrings \
-                and id(node) not in inside_messages:
+        if (
+            isinstance(node, (ast.Constant, ast.JoinedStr, ast.BinOp))
+            and id(node) not in docstrings
+            and id(node) not in inside_messages
+        ):
             text = _string(node, source)
             if text is not None and _sentence(text[0]):
                 found.append(text)
@@ -249,9 +267,16 @@ def test_cell_messages(source: str) -> list[tuple[str, bool]]:
 def code_messages(path: Path) -> list[str]:
     """The messages a module marks for translation: the string of every ``_("...")`` and ``N_("...")`` call."""
     tree = ast.parse(path.read_text())
-    return [node.args[0].value for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_", "gettext")
-            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)]
+    return [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("_", "N_", "gettext")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
 
 
 def messages() -> list[Message]:
@@ -283,6 +308,7 @@ def messages() -> list[Message]:
 @dataclass
 class Expected:
     """One entry a catalogue must hold: its key (msgctxt for notebook cells, None elsewhere) and English text."""
+
     text: str
     context: str | None = None
     where: list[str] = field(default_factory=list)
@@ -292,6 +318,7 @@ class Expected:
 @dataclass
 class Source:
     """One catalogue and the English text it translates."""
+
     name: str  # how messages name it: "chapter 03-attention", "book/setup.md", ...
     path: Path
     expected: list[Expected]
@@ -304,18 +331,40 @@ def sources() -> list[Source]:
     for chapter in chapter_ids():
         nb = json.loads(source_notebook(chapter).read_text())
         where = f"solutions/{chapter}/{chapter}.ipynb"
-        found.append(Source(f"chapter {chapter}", LOCALE / f"{chapter}.po",
-                            [Expected(text, cell_id, [where]) for cell_id, text in cell_entries(nb)], keyed_by_cell=True))
+        found.append(
+            Source(
+                f"chapter {chapter}",
+                LOCALE / f"{chapter}.po",
+                [Expected(text, cell_id, [where]) for cell_id, text in cell_entries(nb)],
+                keyed_by_cell=True,
+            )
+        )
     for page in FRONT_MATTER:
         path = ROOT / "book" / f"{page}.md"
-        found.append(Source(f"book/{page}.md", LOCALE / f"{page}.po",
-                            [Expected(text, None, [f"book/{page}.md"]) for text in block_entries(path.read_text())]))
-    found.append(Source("the site's words", LOCALE / "site.po",
-                        [Expected(text, None, ["_config.yml, _toc.yml"]) for text in site_strings()]))
-    found.append(Source("README.md", LOCALE / "README.po",
-                        [Expected(text, None, ["README.md"]) for text in block_entries(readme_text())]))
-    found.append(Source("the learner's messages", MESSAGES,
-                        [Expected(m.text, None, m.where, m.pattern) for m in messages()]))
+        found.append(
+            Source(
+                f"book/{page}.md",
+                LOCALE / f"{page}.po",
+                [Expected(text, None, [f"book/{page}.md"]) for text in block_entries(path.read_text())],
+            )
+        )
+    found.append(
+        Source(
+            "the site's words",
+            LOCALE / "site.po",
+            [Expected(text, None, ["_config.yml, _toc.yml"]) for text in site_strings()],
+        )
+    )
+    found.append(
+        Source(
+            "README.md",
+            LOCALE / "README.po",
+            [Expected(text, None, ["README.md"]) for text in block_entries(readme_text())],
+        )
+    )
+    found.append(
+        Source("the learner's messages", MESSAGES, [Expected(m.text, None, m.where, m.pattern) for m in messages()])
+    )
     return found
 
 
@@ -366,13 +415,17 @@ def update(source: Source) -> tuple[int, int, int]:
         entry.occurrences = [(where, "") for where in want.where]
         # a message with {placeholders}: a str.format template of the course's code, or a test cell's f-string
         brace = source.path == MESSAGES and bool(fields_of(want.text))
-        entry.flags = [flag for flag in entry.flags if flag != "python-brace-format"] + (["python-brace-format"] if brace else [])
+        entry.flags = [flag for flag in entry.flags if flag != "python-brace-format"] + (
+            ["python-brace-format"] if brace else []
+        )
         kept.append(entry)
     dropped = sum(1 for entry in old if id(entry) not in used)
     fresh = polib.POFile(wrapwidth=100)
     fresh.metadata = dict(po.metadata) or dict(HEADER)
-    fresh.header = po.header or ("The Chinese edition of the tinyformer course. Translations keyed as described in "
-                                 "grader/translation.py; update with `python -m grader translations --update`.")
+    fresh.header = po.header or (
+        "The Chinese edition of the tinyformer course. Translations keyed as described in "
+        "grader/translation.py; update with `python -m grader translations --update`."
+    )
     fresh.extend(kept)
     source.path.parent.mkdir(parents=True, exist_ok=True)
     fresh.save(str(source.path))
@@ -385,7 +438,9 @@ DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.DOTALL)
 
 
 def _diff(old: str, new: str) -> str:
-    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "English translated", "English now", lineterm="", n=1)
+    lines = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), "English translated", "English now", lineterm="", n=1
+    )
     return "\n".join("      " + line for line in lines)
 
 
@@ -394,8 +449,10 @@ def problems(source: Source) -> list[str]:
     from tinyformer.i18n import fields
 
     if not source.path.exists():
-        return [f"{source.name}: no catalogue {source.path.relative_to(ROOT)} "
-                "(run `python -m grader translations --update`, then translate it)"]
+        return [
+            f"{source.name}: no catalogue {source.path.relative_to(ROOT)} "
+            "(run `python -m grader translations --update`, then translate it)"
+        ]
     po = load(source.path)
     entries = [entry for entry in po if not entry.obsolete]
     found = []
@@ -419,19 +476,25 @@ def problems(source: Source) -> list[str]:
             continue
         for fence in [m.group(0) for m in FENCE.finditer(want.text)]:
             if fence not in entry.msgstr:
-                found.append(f"{source.name}, {label}: the code block {fence.splitlines()[0]!r}... must be kept as it is")
+                found.append(
+                    f"{source.name}, {label}: the code block {fence.splitlines()[0]!r}... must be kept as it is"
+                )
         for math in DISPLAY_MATH.findall(want.text):
             if math not in entry.msgstr:
                 found.append(f"{source.name}, {label}: the display maths {math[:40]!r}... must be kept as it is")
         if source.path == MESSAGES and "{" in want.text:
             if sorted(fields(entry.msgstr)) != sorted(fields(want.text)):
-                found.append(f"{source.name}, {label}: the translation must keep the placeholders "
-                             f"{fields(want.text)}, it has {fields(entry.msgstr)}")
+                found.append(
+                    f"{source.name}, {label}: the translation must keep the placeholders "
+                    f"{fields(want.text)}, it has {fields(entry.msgstr)}"
+                )
     for entry in entries:
         if id(entry) not in wanted and not entry.obsolete:
             where = f"cell {entry.msgctxt}" if entry.msgctxt else repr(entry.msgid[:60])
-            found.append(f"{source.name}, {where}: an entry for English text that no longer exists "
-                         "(run `python -m grader translations --update`)")
+            found.append(
+                f"{source.name}, {where}: an entry for English text that no longer exists "
+                "(run `python -m grader translations --update`)"
+            )
     return found
 
 
@@ -475,7 +538,7 @@ def translate_markdown(text: str, catalogue: Path) -> str:
     for block, prose in markdown_blocks(text):
         key = block.rstrip("\n")
         if prose and key in by_text:
-            block = by_text[key] + block[len(key):]
+            block = by_text[key] + block[len(key) :]
         out.append(block)
     return "".join(out)
 
@@ -498,8 +561,10 @@ def write_student_translation(chapter: str, release: Path) -> Path:
     return target
 
 
-README_NOTE = ("<!-- Generated by `python -m grader translations --update` from README.md and "
-               "locale/zh_CN/LC_MESSAGES/README.po; do not edit. -->\n")
+README_NOTE = (
+    "<!-- Generated by `python -m grader translations --update` from README.md and "
+    "locale/zh_CN/LC_MESSAGES/README.po; do not edit. -->\n"
+)
 
 
 def readme_zh() -> str:
@@ -520,9 +585,12 @@ def update_all(only: list[str] | None = None) -> list[str]:
     report = []
     for source in _chosen(only):
         new, changed, dropped = update(source)
-        report.append(f"{source.path.relative_to(ROOT)}: {len(source.expected)} entries"
-                      + (f", {new} new" if new else "") + (f", {changed} changed (fuzzy)" if changed else "")
-                      + (f", {dropped} dropped" if dropped else ""))
+        report.append(
+            f"{source.path.relative_to(ROOT)}: {len(source.expected)} entries"
+            + (f", {new} new" if new else "")
+            + (f", {changed} changed (fuzzy)" if changed else "")
+            + (f", {dropped} dropped" if dropped else "")
+        )
     if only is None:
         README_ZH.write_text(readme_zh())
     return report

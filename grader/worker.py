@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
+
 from tinyformer.i18n import gettext
 
 from .authoring import is_test_cell, marked_lines
@@ -45,9 +46,11 @@ def feedback_html(graded: Path, result, title: str, matches_reference: list[str]
             # test cells only: learners' text is theirs
             cell.source = "\n".join(line for kind, line in marked_lines(cell.source, ("hidden tests",)) if kind is None)
             cell.outputs = [
-                nbformat.v4.new_output("stream", name="stdout",
-                                       text=ANSI.sub("", f"{o.get('ename')}: {o.get('evalue')}\n"))
-                if o.get("output_type") == "error" else o
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text=ANSI.sub("", f"{o.get('ename')}: {o.get('evalue')}\n")
+                )
+                if o.get("output_type") == "error"
+                else o
                 for o in cell.outputs
             ]
     from .autograde import NOT_DONE, notebook_language
@@ -61,16 +64,27 @@ def feedback_html(graded: Path, result, title: str, matches_reference: list[str]
     rows = "\n".join(
         f"| `{c.grade_id}` | {_('graded by hand') if c.manual else f'{c.score:g}'} | {c.max_score:g} | "
         f"{first_error(c.message)} |"
-        for c in result.cells)
-    summary = (_("# Feedback: {title}").format(title=title) + "\n\n"
-               + _("Autograded score: **{score} / {max_score}** (written answers are graded by hand).").format(
-                   score=f"{result.score:g}", max_score=f"{result.max_score:g}")
-               + "\n\n| " + " | ".join([_("test"), _("points"), _("out of"), _("first error")])
-               + f" |\n| --- | --- | --- | --- |\n{rows}\n")
+        for c in result.cells
+    )
+    summary = (
+        _("# Feedback: {title}").format(title=title)
+        + "\n\n"
+        + _("Autograded score: **{score} / {max_score}** (written answers are graded by hand).").format(
+            score=f"{result.score:g}", max_score=f"{result.max_score:g}"
+        )
+        + "\n\n| "
+        + " | ".join([_("test"), _("points"), _("out of"), _("first error")])
+        + f" |\n| --- | --- | --- | --- |\n{rows}\n"
+    )
     if matches_reference:
-        summary += "\n" + _("**To be reviewed:** {cells} matches the reference (the course's own solution, up to names "
-                            "and formatting); a person will look at it.").format(
-                                cells=", ".join(f"`{g}`" for g in matches_reference)) + "\n"
+        summary += (
+            "\n"
+            + _(
+                "**To be reviewed:** {cells} matches the reference (the course's own solution, up to names "
+                "and formatting); a person will look at it."
+            ).format(cells=", ".join(f"`{g}`" for g in matches_reference))
+            + "\n"
+        )
     # mathjax_ignore: a `$` pair in a message stays text (MathJax skips the table)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(f'<div class="mathjax_ignore">\n\n{summary}\n</div>'))
     return offline_page(nb, notebook_language(nb, graded))
@@ -89,17 +103,25 @@ def main(request_path: str) -> int:
             db_url = f"sqlite:///{course / 'gradebook.db'}"
         else:
             db_url = prepare_course(chapter, course)
-        result, graded = grade_in_course(course, db_url, chapter, student, Path(request["notebook"]), sandbox,
-                                         limits, request.get("deadline"))
+        result, graded = grade_in_course(
+            course, db_url, chapter, student, Path(request["notebook"]), sandbox, limits, request.get("deadline")
+        )
         feedback = Path(request["feedback"])
         feedback.parent.mkdir(parents=True, exist_ok=True)
         copied = reference_matches(Path(request["notebook"]), source_notebook(chapter, course / "solutions"))
         feedback.write_text(feedback_html(graded, result, f"{student}, {chapter}", copied))
-        answer = {"status": "graded", "cells": [asdict(c) for c in result.cells], "lost_cells": result.lost,
-                  "matches_reference": copied}
+        answer = {
+            "status": "graded",
+            "cells": [asdict(c) for c in result.cells],
+            "lost_cells": result.lost,
+            "matches_reference": copied,
+        }
     except CourseError as error:
-        answer = {"status": "error", "reason": str(error).splitlines()[-1][:300],
-                  "log": str(error).splitlines()[-40:]}  # for the instructor: results/<chapter>/<student>.json
+        answer = {
+            "status": "error",
+            "reason": str(error).splitlines()[-1][:300],
+            "log": str(error).splitlines()[-40:],
+        }  # for the instructor: results/<chapter>/<student>.json
     out = Path(request["result"])
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")

@@ -26,6 +26,7 @@ def _defines_only(source: str) -> bool:
         tree = ast.parse(source)
     except SyntaxError:
         return False
+
     def defines(node: ast.stmt) -> bool:  # a def, a class, an import, or a constant such as IGNORE_INDEX = -100
         if isinstance(node, ast.Assign):
             value = node.value.operand if isinstance(node.value, ast.UnaryOp) else node.value
@@ -36,8 +37,9 @@ def _defines_only(source: str) -> bool:
 
 
 def _strip_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines()
-                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return "\n".join(
+        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
 
 
 def grade(chapter: str, answers: dict[str, str]) -> dict[str, list]:
@@ -68,8 +70,11 @@ def grade(chapter: str, answers: dict[str, str]) -> dict[str, list]:
         except BaseException as error:  # noqa: BLE001 - a learner's answer may raise anything
             if meta.get("grade"):
                 name = type(error).__name__
-                message = ("not done yet: replace `raise NotImplementedError()` with your code" if name == "NotImplementedError"
-                           else f"{name}: {error}")
+                message = (
+                    "not done yet: replace `raise NotImplementedError()` with your code"
+                    if name == "NotImplementedError"
+                    else f"{name}: {error}"
+                )
                 scores[grade_id] = [0.0, float(meta["points"]), message]
             continue
         if meta.get("grade") and cell.cell_type == "code":

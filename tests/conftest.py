@@ -24,14 +24,23 @@ def later_round_trips() -> set[str]:
 # round trips of chapters 02 on (chapter 01's stays: one chapter's round trip), the capstone, the benchmarks, and
 # SLOW_TESTS.
 SLOW_MODULES = {
-    "test_website", "test_browser", "test_solutions", "test_docs_commands", "test_batch", "test_grading_workflow",
-    "test_gradebook_postgres", "test_capstone", "test_pieces", "test_bench",
+    "test_website",
+    "test_browser",
+    "test_solutions",
+    "test_docs_commands",
+    "test_batch",
+    "test_grading_workflow",
+    "test_gradebook_postgres",
+    "test_capstone",
+    "test_pieces",
+    "test_bench",
     *later_round_trips(),
 }
 SLOW_TESTS = {  # and these, each a notebook graded end to end or a training run of a minute's order
     "test_a_chinese_notebook_is_graded_as_the_english_one_with_its_messages_in_chinese",
     "test_the_self_check_withholds_the_reference_as_the_instructors_grading_does",
-    "test_compile_gives_the_plain_numbers", "test_two_ddp_processes_on_cpu_end_with_the_same_weights",
+    "test_compile_gives_the_plain_numbers",
+    "test_two_ddp_processes_on_cpu_end_with_the_same_weights",
     "test_a_downloaded_untouched_notebook_is_checked_as_in_the_clone",  # the installed grader's self-check, twice
     "test_a_downloaded_solved_chinese_notebook_gets_full_marks_in_chinese",
 }

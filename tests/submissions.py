@@ -26,8 +26,11 @@ def completed(chapter: str, answers: dict[str, str] | None = None) -> nbformat.N
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("solution"):
             source = answers.get(grade_id, solutions[grade_id])
-            cell.source = "\n".join(line for line in source.splitlines()
-                                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+            cell.source = "\n".join(
+                line
+                for line in source.splitlines()
+                if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+            )
     return nb
 
 
@@ -42,8 +45,10 @@ def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) 
     ``answers`` (student -> {grade_id: source}, as in ``completed``). Returns student -> nbgrader result."""
     from grader.autograde import autograde
 
-    submissions = {"reference": save(completed(chapter), folder / "reference.ipynb"),
-                   "untouched": save(student_edition(chapter), folder / "untouched.ipynb")}
+    submissions = {
+        "reference": save(completed(chapter), folder / "reference.ipynb"),
+        "untouched": save(student_edition(chapter), folder / "untouched.ipynb"),
+    }
     for student, answer in answers.items():
         submissions[student] = save(completed(chapter, answer), folder / f"{student}.ipynb")
     return autograde(chapter, submissions)
@@ -56,6 +61,7 @@ def messages(result) -> str:
 
 # Mutation testing: many wrong answers (and valid alternatives) graded in few notebooks. Each test grades its own
 # piece, so one notebook can carry one case per solution cell: the k-th submission takes the k-th case of every cell.
+
 
 class Case:
     """One answer to one solution cell: wrong (``loses`` names the tests that must lose points, ``says`` a phrase
@@ -93,8 +99,10 @@ def patched(source: str, *edits: tuple[str, str], case: str = "") -> str:
     patch stale fails here, naming the case."""
     for old, new in edits:
         count = source.count(old)
-        assert count == 1, (f"{case or 'a patch'}: {old!r} occurs {count} times in the reference it patches: the "
-                            "reference changed; update the case's edit")
+        assert count == 1, (
+            f"{case or 'a patch'}: {old!r} occurs {count} times in the reference it patches: the "
+            "reference changed; update the case's edit"
+        )
         source = source.replace(old, new)
     return source
 
@@ -110,12 +118,19 @@ def pack(cases: list[Case]) -> dict[str, list[Case]]:
     for case in cases:
         by_cell.setdefault(case.cell, []).append(case)
     assert len({c.name for c in cases}) == len(cases), "case names must be unique"
-    return {f"cases{k:02d}": [column[k] for column in by_cell.values() if k < len(column)]
-            for k in range(max(len(column) for column in by_cell.values()))}
+    return {
+        f"cases{k:02d}": [column[k] for column in by_cell.values() if k < len(column)]
+        for k in range(max(len(column) for column in by_cell.values()))
+    }
 
 
-def grade_cases(chapter: str, cases: list[Case], folder: Path, extra: dict[str, dict[str, str]] | None = None,
-                limit: int | None = None) -> tuple[dict, dict[str, list[Case]]]:
+def grade_cases(
+    chapter: str,
+    cases: list[Case],
+    folder: Path,
+    extra: dict[str, dict[str, str]] | None = None,
+    limit: int | None = None,
+) -> tuple[dict, dict[str, list[Case]]]:
     """Autograde through nbgrader the reference, the untouched edition, the first ``limit`` packed submissions
     (all when None) and the ``extra`` ones (as in ``grade_class``); returns (results, packing)."""
     packing = dict(list(pack(cases).items())[:limit])
@@ -143,7 +158,9 @@ def case_failures(results: dict, packing: dict[str, list[Case]]) -> list[str]:
         for grade_id, cell in cells.items():
             if grade_id not in losing and cell.score < cell.max_score:
                 blamed = [c.name for c in carried]
-                problems.append(f"{student} {blamed}: {grade_id} lost points ({cell.score}/{cell.max_score}): {cell.message}")
+                problems.append(
+                    f"{student} {blamed}: {grade_id} lost points ({cell.score}/{cell.max_score}): {cell.message}"
+                )
     return problems
 
 
@@ -163,12 +180,19 @@ def grade_cases_in_process(chapter: str, module: str) -> tuple[dict, dict[str, l
     from grader.autograde import CellResult
     from grader.course import ROOT
 
-    done = subprocess.run([sys.executable, "-m", "tests.case_runner", chapter, module], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.case_runner", chapter, module],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     raw = json.loads(done.stdout.strip().splitlines()[-1])
-    results = {student: _Graded([CellResult(gid, score, top, message=message) for gid, (score, top, message) in cells.items()])
-               for student, cells in raw.items()}
+    results = {
+        student: _Graded([CellResult(gid, score, top, message=message) for gid, (score, top, message) in cells.items()])
+        for student, cells in raw.items()
+    }
     return results, pack(importlib_module(module).CASES)
 
 
@@ -187,6 +211,7 @@ def case_makers(chapter: str, cell: str | None = None, loses: tuple[str, ...] = 
     ``ok(name, cell, *edits)`` (a valid alternative: full marks). Given ``cell`` (and its tests ``loses``), the two
     are for that cell only: ``case(name, *edits, says=..., loses=...)`` and ``ok(name, *edits)``."""
     if cell is None:
+
         def case(name, cell, loses, *edits, says=""):
             return Case(name, cell, mutate(chapter, cell, *edits, case=name), loses, says)
 
@@ -200,6 +225,7 @@ def case_makers(chapter: str, cell: str | None = None, loses: tuple[str, ...] = 
 
         def ok(name, *edits):
             return Case(name, cell, mutate(chapter, cell, *edits, case=name))
+
     return case, ok
 
 
@@ -216,8 +242,9 @@ def round_trip(chapter: str, cases: list[Case], module: str, extra: dict[str, di
 
     @pytest.fixture(scope="module")
     def graded(tmp_path_factory):
-        return grade_cases(chapter, cases, tmp_path_factory.mktemp(f"submissions-{chapter}"), extra=extra,
-                           limit=NBGRADER_SAMPLE)
+        return grade_cases(
+            chapter, cases, tmp_path_factory.mktemp(f"submissions-{chapter}"), extra=extra, limit=NBGRADER_SAMPLE
+        )
 
     @pytest.fixture(scope="module")
     def results(graded):

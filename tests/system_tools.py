@@ -21,8 +21,10 @@ def require(found: object, message: str) -> None:
 
 
 def require_bwrap() -> None:
-    require(shutil.which("bwrap"),
-            "bubblewrap is not installed: `make install` installs it as root (apt-get install bubblewrap)")
+    require(
+        shutil.which("bwrap"),
+        "bubblewrap is not installed: `make install` installs it as root (apt-get install bubblewrap)",
+    )
 
 
 def require_chromium() -> None:

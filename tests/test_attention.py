@@ -19,14 +19,20 @@ def test_nadaraya_watson_weights_are_a_gaussian_kernel_over_the_keys():
 
 
 def test_nadaraya_watson_small_bandwidth_picks_the_nearest_key():
-    prediction, _ = nadaraya_watson(torch.tensor([0.9]), torch.tensor([0.0, 1.0, 2.0]), torch.tensor([5.0, 7.0, 9.0]), 0.01)
+    prediction, _ = nadaraya_watson(
+        torch.tensor([0.9]), torch.tensor([0.0, 1.0, 2.0]), torch.tensor([5.0, 7.0, 9.0]), 0.01
+    )
     assert prediction.item() == pytest.approx(7.0)
 
 
 @pytest.mark.parametrize("with_mask", [False, True])
 def test_sdpa_equals_pytorch_over_leading_dims(with_mask):
     g = torch.Generator().manual_seed(0)
-    q, k, v = torch.randn(2, 3, 5, 8, generator=g), torch.randn(2, 3, 7, 8, generator=g), torch.randn(2, 3, 7, 4, generator=g)
+    q, k, v = (
+        torch.randn(2, 3, 5, 8, generator=g),
+        torch.randn(2, 3, 7, 8, generator=g),
+        torch.randn(2, 3, 7, 4, generator=g),
+    )
     mask = torch.rand(2, 1, 5, 7, generator=g) > 0.3 if with_mask else None
     if with_mask:
         mask[..., 0] = True
@@ -58,8 +64,11 @@ def test_additive_attention_matches_its_formula():
     attention = AdditiveAttention(d_query=3, d_key=5, d_hidden=4)
     q, k, v = torch.randn(2, 6, 3), torch.randn(2, 7, 5), torch.randn(2, 7, 2)
     out, weights = attention(q, k, v)
-    scores = torch.einsum("h,bqkh->bqk", attention.v_a.weight[0],
-                          torch.tanh((q @ attention.W_q.weight.T)[:, :, None] + (k @ attention.W_k.weight.T)[:, None]))
+    scores = torch.einsum(
+        "h,bqkh->bqk",
+        attention.v_a.weight[0],
+        torch.tanh((q @ attention.W_q.weight.T)[:, :, None] + (k @ attention.W_k.weight.T)[:, None]),
+    )
     torch.testing.assert_close(weights, scores.softmax(-1))
     torch.testing.assert_close(out, scores.softmax(-1) @ v)
 

@@ -9,7 +9,15 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.authoring import MARKERS, lint_source, marked_lines
-from grader.course import CHAPTERS, ROOT, CourseError, chapter_ids, graded_chapter_ids, resolve_chapters, source_notebook
+from grader.course import (
+    CHAPTERS,
+    ROOT,
+    CourseError,
+    chapter_ids,
+    graded_chapter_ids,
+    resolve_chapters,
+    source_notebook,
+)
 
 
 def nbgrader(grade_id=None, solution=False, grade=False, points=None):
@@ -43,18 +51,33 @@ def test_a_well_formed_source_passes(tmp_path):
     assert lint_source(write(tmp_path, good_cells())) == []
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda c: c[1].metadata["nbgrader"].pop("grade_id"), r"cell 1 \(code, starting 'def f\(x\):'\): an nbgrader cell needs a grade_id"),
-    (lambda c: c[2].metadata["nbgrader"].update(grade_id="f"), r"grade_id 'f' is already used by cell 1"),
-    (lambda c: c.insert(1, new_code_cell(SOLUTION)), r"cell 1 .*'### BEGIN SOLUTION' markers belong in solution cells only"),
-    (lambda c: c[0].__setitem__("source", TEST), r"cell 0 .*'### BEGIN HIDDEN TESTS' markers belong in autograded test cells only"),
-    (lambda c: c[1].__setitem__("source", "### BEGIN SOLUTION\nx = 1\n"), r"without a matching '### END SOLUTION'"),
-    (lambda c: c[2].metadata["nbgrader"].update(points=0), r"a graded cell needs points > 0"),
-    (lambda c: c[2].__setitem__("source", "assert f(1) == 1\n1.0\n"), r"must not end with a bare expression"),
-    (lambda c: c.append(new_code_cell("from tinyformer.rnn import f, g")), r"imports f from tinyformer.rnn"),
-    (lambda c: c.append(new_code_cell("from tinyformer.rnn import *")), r"imports \* from tinyformer.rnn"),
-    (lambda c: c[1].__setitem__("outputs", [nbformat.v4.new_output("stream", text="hi")]), r"sources are kept without outputs"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda c: c[1].metadata["nbgrader"].pop("grade_id"),
+            r"cell 1 \(code, starting 'def f\(x\):'\): an nbgrader cell needs a grade_id",
+        ),
+        (lambda c: c[2].metadata["nbgrader"].update(grade_id="f"), r"grade_id 'f' is already used by cell 1"),
+        (
+            lambda c: c.insert(1, new_code_cell(SOLUTION)),
+            r"cell 1 .*'### BEGIN SOLUTION' markers belong in solution cells only",
+        ),
+        (
+            lambda c: c[0].__setitem__("source", TEST),
+            r"cell 0 .*'### BEGIN HIDDEN TESTS' markers belong in autograded test cells only",
+        ),
+        (lambda c: c[1].__setitem__("source", "### BEGIN SOLUTION\nx = 1\n"), r"without a matching '### END SOLUTION'"),
+        (lambda c: c[2].metadata["nbgrader"].update(points=0), r"a graded cell needs points > 0"),
+        (lambda c: c[2].__setitem__("source", "assert f(1) == 1\n1.0\n"), r"must not end with a bare expression"),
+        (lambda c: c.append(new_code_cell("from tinyformer.rnn import f, g")), r"imports f from tinyformer.rnn"),
+        (lambda c: c.append(new_code_cell("from tinyformer.rnn import *")), r"imports \* from tinyformer.rnn"),
+        (
+            lambda c: c[1].__setitem__("outputs", [nbformat.v4.new_output("stream", text="hi")]),
+            r"sources are kept without outputs",
+        ),
+    ],
+)
 def test_a_malformed_source_is_refused_naming_notebook_and_cell(tmp_path, mutate, message):
     cells = good_cells()
     mutate(cells)
@@ -67,7 +90,9 @@ def test_a_malformed_source_is_refused_naming_notebook_and_cell(tmp_path, mutate
 def test_the_command_line_refuses_a_broken_notebook_without_a_traceback(tmp_path):
     broken = tmp_path / "broken.ipynb"
     broken.write_text("{ not json")
-    done = subprocess.run([sys.executable, "-m", "grader", "check", str(broken)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "check", str(broken)], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 2
     assert "not a readable Jupyter notebook" in done.stderr and "Traceback" not in done.stderr
 
@@ -85,7 +110,9 @@ def test_sources_are_clean(chapter):
 
 
 def test_student_editions_are_in_sync_with_the_sources():
-    done = subprocess.run([sys.executable, "-m", "grader", "chapters", "--check"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "chapters", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -98,7 +125,9 @@ def test_student_edition_holds_no_solution_and_no_hidden_test(chapter):
     visible = visible_text(chapter)
     for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
         for line in solution_and_hidden_lines(cell.source, visible):
-            assert all(line not in c.source for c in student.cells), f"{chapter}: {line!r} leaked into the student edition"
+            assert all(line not in c.source for c in student.cells), (
+                f"{chapter}: {line!r} leaked into the student edition"
+            )
     assert any("raise NotImplementedError()" in c.source for c in student.cells)
 
 
@@ -106,8 +135,11 @@ def solution_and_hidden_lines(source: str, visible: str = "") -> list[str]:
     """The distinctive lines between solution or hidden-test markers (those not also in ``visible``,
     the text learners are meant to see)."""
     shown = {line.strip() for line in visible.splitlines()}
-    return [line.strip() for kind, line in marked_lines(source)
-            if kind and len(line.strip()) > 25 and not line.strip().startswith("#") and line.strip() not in shown]
+    return [
+        line.strip()
+        for kind, line in marked_lines(source)
+        if kind and len(line.strip()) > 25 and not line.strip().startswith("#") and line.strip() not in shown
+    ]
 
 
 def visible_text(chapter: str) -> str:
@@ -124,8 +156,12 @@ def test_the_capstone_is_a_chapter_to_build_and_read_but_not_to_grade():
 
 
 def test_a_self_check_of_the_capstone_says_it_is_not_graded():
-    done = subprocess.run([sys.executable, "-m", "grader", "check", "chapters/09-capstone/09-capstone.ipynb"],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "check", "chapters/09-capstone/09-capstone.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "is the capstone: it has no exercises and is not graded" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -140,7 +176,10 @@ def test_a_new_gradebook_gets_the_schema_version_nbgrader_itself_would_write(tmp
 
     nbgraders_own = subprocess.run(
         [sys.executable, "-c", "import nbgrader.api; print(nbgrader.api.get_alembic_version())"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert gradebook_schema_version() == nbgraders_own
     course = tmp_path / "course"
     shutil.copytree(ROOT / "solutions" / "05-positions", course / "solutions" / "05-positions")

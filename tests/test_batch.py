@@ -20,7 +20,7 @@ SOLUTION_FILE = ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"
 
 # Each probe defines a correct rnn_forward only if it got what the sandbox must deny: a pass of the
 # 3 points of rnn_forward's tests would show the breach. Denied, the class scores 6 / 9.
-CHEAT_IF = '''def _cheat():
+CHEAT_IF = """def _cheat():
     import torch
     def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
         h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0
@@ -35,7 +35,7 @@ try:
     _cheat()
 except Exception as error:
     print("denied:", type(error).__name__)
-'''
+"""
 # A copy of the solutions elsewhere on disk (another checkout), removed after grading. Not under pytest's /tmp:
 # the sandbox gives each kernel a private /tmp, so only a path outside it tests what the sandbox shows of the disk.
 ELSEWHERE = Path("/var/tmp/grader-test-copy/solutions.ipynb")
@@ -59,18 +59,20 @@ WRONG_RNN_ZEROS = "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    hs = x.new
 TAMPERING = {
     "rebinds_check_tensor": "check_tensor = lambda *args, **kwargs: None\n",
     "patches_testing_module": "import tinyformer.testing\ntinyformer.testing.check_tensor = lambda *a, **k: None\n"
-                              "tinyformer.testing._allclose = lambda *a, **k: True\n",
+    "tinyformer.testing._allclose = lambda *a, **k: True\n",
     "input_transformer": "get_ipython().input_transformers_post.append(\n"
-                         "    lambda lines: [] if any('check_tensor' in line for line in lines) else lines)\n",
+    "    lambda lines: [] if any('check_tensor' in line for line in lines) else lines)\n",
     "ast_transformer": "import ast\nclass Blank(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
-                       "        return ast.Module([], []) if 'check_tensor' in ast.unparse(node) else node\n"
-                       "get_ipython().ast_transformers.append(Blank())\n",
+    "        return ast.Module([], []) if 'check_tensor' in ast.unparse(node) else node\n"
+    "get_ipython().ast_transformers.append(Blank())\n",
     "pre_run_cell_hook": "def _hook(info):\n    get_ipython().user_ns['check_tensor'] = lambda *a, **k: None\n"
-                         "get_ipython().events.register('pre_run_cell', _hook)\n",
+    "get_ipython().events.register('pre_run_cell', _hook)\n",
     # from inside the function the test calls: rebind the helper in the test's own namespace, mid-test
     "rebinds_from_the_call": WRONG_RNN_ZEROS.replace(
-        "    return hs", "    import inspect\n    inspect.currentframe().f_back.f_globals['check_tensor'] = lambda *a, **k: None\n"
-                        "    return hs"),
+        "    return hs",
+        "    import inspect\n    inspect.currentframe().f_back.f_globals['check_tensor'] = lambda *a, **k: None\n"
+        "    return hs",
+    ),
 }
 EXPECTED = {  # student -> (score out of 9, status)
     "reference": (9, "graded"),
@@ -100,17 +102,44 @@ EXPECTED = {  # student -> (score out of 9, status)
 def build_class(folder: Path) -> None:
     save(completed(CHAPTER), folder / "reference.ipynb")
     save(student_edition(CHAPTER), folder / "untouched.ipynb")
-    save(completed(CHAPTER, {
-        "rnn_forward": "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0\n    out = []\n    for t in range(x.shape[1]):\n        h = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh + b_h)\n        out.append(h)\n    return torch.stack(out, 1), h\n",
-        "causal_average": "def causal_average(x):\n    seq = x.shape[1]\n    return torch.ones(seq, seq, dtype=x.dtype).tril() / torch.arange(0, seq, dtype=x.dtype).clamp(min=1)[:, None] @ x\n",
-    }), folder / "partial.ipynb")
+    save(
+        completed(
+            CHAPTER,
+            {
+                "rnn_forward": "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n    h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0\n    out = []\n    for t in range(x.shape[1]):\n        h = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh + b_h)\n        out.append(h)\n    return torch.stack(out, 1), h\n",
+                "causal_average": "def causal_average(x):\n    seq = x.shape[1]\n    return torch.ones(seq, seq, dtype=x.dtype).tril() / torch.arange(0, seq, dtype=x.dtype).clamp(min=1)[:, None] @ x\n",
+            },
+        ),
+        folder / "partial.ipynb",
+    )
     save(completed(CHAPTER), folder / "renamed_my_homework_FINAL (2).ipynb")
     save(completed(CHAPTER, {"rnn_forward": "import sys\nsys.exit(0)\n"}), folder / "sys_exit.ipynb")
-    save(completed(CHAPTER, {"rnn_forward": "torch.allclose = lambda *a, **k: True\nimport numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_RNN_ZEROS}), folder / "monkeypatched_allclose.ipynb")
-    save(completed(CHAPTER, {"rnn_forward": "class Yes:\n    shape = None\n    def __eq__(self, other):\n        return True\n    def __getitem__(self, i):\n        return self\ndef rnn_forward(*args, **kwargs):\n    return Yes(), Yes()\n"}), folder / "eq_always_true.ipynb")
+    save(
+        completed(
+            CHAPTER,
+            {
+                "rnn_forward": "torch.allclose = lambda *a, **k: True\nimport numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n"
+                + WRONG_RNN_ZEROS
+            },
+        ),
+        folder / "monkeypatched_allclose.ipynb",
+    )
+    save(
+        completed(
+            CHAPTER,
+            {
+                "rnn_forward": "class Yes:\n    shape = None\n    def __eq__(self, other):\n        return True\n    def __getitem__(self, i):\n        return self\ndef rnn_forward(*args, **kwargs):\n    return Yes(), Yes()\n"
+            },
+        ),
+        folder / "eq_always_true.ipynb",
+    )
     for name in ["edited_test_cell", "deleted_test_cell", "duplicated_test_cell", "retyped_test_cell"]:
         nb = completed(CHAPTER, {"rnn_forward": WRONG_RNN_ZEROS})
-        index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values")
+        index = next(
+            i
+            for i, c in enumerate(nb.cells)
+            if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values"
+        )
         if name == "edited_test_cell":
             nb.cells[index].source = "print('all good')"
         elif name == "deleted_test_cell":
@@ -123,7 +152,13 @@ def build_class(folder: Path) -> None:
             nb.cells[index] = nbformat.v4.new_markdown_cell(nb.cells[index].source, metadata=nb.cells[index].metadata)
         save(nb, folder / f"{name}.ipynb")
     nb = completed(CHAPTER)
-    del nb.cells[next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values")]
+    del nb.cells[
+        next(
+            i
+            for i, c in enumerate(nb.cells)
+            if c.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward_values"
+        )
+    ]
     save(nb, folder / "deleted_test_cell_right_answer.ipynb")
     nb = completed(CHAPTER)  # a solution cell copied (same grade_id): the learner's code still counts
     index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_forward")
@@ -144,7 +179,10 @@ def build_class(folder: Path) -> None:
         save(completed(CHAPTER, {"rnn_forward": answer}), folder / f"tampers_{name}.ipynb")
     (folder / "not_json.ipynb").write_text("{ this is not json")
     (folder / "empty.ipynb").write_text("")
-    save(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('chapter 99')")]), folder / "wrong_chapter.ipynb")
+    save(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('chapter 99')")]),
+        folder / "wrong_chapter.ipynb",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +276,13 @@ def test_shards_split_the_class(graded, tmp_path):
     second = run_batch(small, tmp_path / "b", db, 1, "1/2", True, limits)
     assert sorted(r["student"] for r in first + second) == ["partial", "reference", "untouched"]
     from nbgrader.api import Gradebook
+
     with Gradebook(db) as gradebook:
-        assert sorted(s.student.id for s in gradebook.assignment_submissions(CHAPTER)) == ["partial", "reference", "untouched"]
+        assert sorted(s.student.id for s in gradebook.assignment_submissions(CHAPTER)) == [
+            "partial",
+            "reference",
+            "untouched",
+        ]
 
 
 def test_a_rerun_keeps_hand_marks_until_the_notebook_changes(graded, tmp_path, capsys):
@@ -258,9 +301,11 @@ def test_a_rerun_keeps_hand_marks_until_the_notebook_changes(graded, tmp_path, c
 
     def marks():
         with Gradebook(db) as gradebook:
-            return (gradebook.find_grade(written, CHAPTER, CHAPTER, "ada").manual_score,
-                    gradebook.find_comment(written, CHAPTER, CHAPTER, "ada").manual_comment,
-                    gradebook.find_submission(CHAPTER, "ada").code_score)
+            return (
+                gradebook.find_grade(written, CHAPTER, CHAPTER, "ada").manual_score,
+                gradebook.find_comment(written, CHAPTER, CHAPTER, "ada").manual_comment,
+                gradebook.find_submission(CHAPTER, "ada").code_score,
+            )
 
     run_batch(small, out, None, 1, None, True, limits, regrade=True)
     assert marks() == (1.5, "clear and right", 9), "regrading the same notebook lost the hand marks"
@@ -287,18 +332,32 @@ def test_a_message_in_the_feedback_table_is_plain_text():
 # One bad cell costs that cell's points (the rest of the notebook runs, the feedback names the cell): an endless
 # causal_average costs its 3 points, a kernel killed in rnn_forward's cell costs rnn_forward's 3.
 ENDLESS = "def causal_average(x):\n    while True:\n        pass\n"
-DEAF = ("def causal_average(x):\n    while True:  # deaf to the interrupt: the grader restarts the kernel\n"
-        "        try:\n            while True:\n                pass\n        except KeyboardInterrupt:\n            pass\n")
-DIES_WHEN_RUN_AGAIN = ("import os\nif os.path.exists('ran_once'):\n    os._exit(1)\nopen('ran_once', 'w').close()")
+DEAF = (
+    "def causal_average(x):\n    while True:  # deaf to the interrupt: the grader restarts the kernel\n"
+    "        try:\n            while True:\n                pass\n        except KeyboardInterrupt:\n            pass\n"
+)
+DIES_WHEN_RUN_AGAIN = "import os\nif os.path.exists('ran_once'):\n    os._exit(1)\nopen('ran_once', 'w').close()"
 LOSES_ONE_CELL = {  # student -> (answers, score out of 9, what grades.csv's reason says, the cells it names)
-    "endless_loop": ({"causal_average": ENDLESS}, 6, "interrupted at the time limit",
-                     ["test_causal_average_small", "test_causal_average_batch"]),
+    "endless_loop": (
+        {"causal_average": ENDLESS},
+        6,
+        "interrupted at the time limit",
+        ["test_causal_average_small", "test_causal_average_batch"],
+    ),
     "deaf_to_interrupt": ({"causal_average": DEAF}, 6, "the kernel died or hung", ["test_causal_average_small"]),
     "os_exit": ({"rnn_forward": "import os\nos._exit(0)\n"}, 6, "the kernel died or hung", ["rnn_forward"]),
-    "segfault": ({"rnn_forward": "import faulthandler\nfaulthandler._sigsegv()\n"}, 6, "the kernel died or hung",
-                 ["rnn_forward"]),
-    "cannot_restart": ({"rnn_forward": "import os\nos._exit(0)\n"}, 0, "could not be started again after rnn_forward",
-                       ["cell 3 (import os)", "test_rnn_forward_shapes"]),
+    "segfault": (
+        {"rnn_forward": "import faulthandler\nfaulthandler._sigsegv()\n"},
+        6,
+        "the kernel died or hung",
+        ["rnn_forward"],
+    ),
+    "cannot_restart": (
+        {"rnn_forward": "import os\nos._exit(0)\n"},
+        0,
+        "could not be started again after rnn_forward",
+        ["cell 3 (import os)", "test_rnn_forward_shapes"],
+    ),
 }
 
 
@@ -318,8 +377,9 @@ def lossy(tmp_path_factory):
 
 def test_one_bad_cell_costs_only_its_own_points(lossy):
     rows = read_csv(lossy)
-    assert {s: (float(rows[s]["score"]), rows[s]["status"]) for s in LOSES_ONE_CELL} == \
-        {s: (float(score), "graded") for s, (_, score, *_) in LOSES_ONE_CELL.items()}
+    assert {s: (float(rows[s]["score"]), rows[s]["status"]) for s in LOSES_ONE_CELL} == {
+        s: (float(score), "graded") for s, (_, score, *_) in LOSES_ONE_CELL.items()
+    }
     for student, (_, _, reason, cells) in LOSES_ONE_CELL.items():
         assert reason in rows[student]["reason"] and all(c in rows[student]["reason"] for c in cells), rows[student]
         assert "\n" not in rows[student]["reason"]
@@ -341,8 +401,7 @@ def test_a_kernel_that_cannot_import_the_course_stops_the_batch_with_one_line(tm
 
     save(completed(CHAPTER), tmp_path / "class" / "ada.ipynb")
     with pytest.raises(CourseError) as error:
-        run_batch(tmp_path / "class", tmp_path / "out", None, 1, None, True,
-                  Limits(memory_bytes=300 * 2**20))
+        run_batch(tmp_path / "class", tmp_path / "out", None, 1, None, True, Limits(memory_bytes=300 * 2**20))
     message = str(error.value)
     assert "\n" not in message and message.startswith("cannot grade: inside the sandbox, `import "), message
     assert "` fails: ImportError: " in message, message
@@ -361,8 +420,13 @@ def test_the_grader_of_another_checkout_refuses_a_kernel_without_its_tinyformer(
     for folder in ("grader", "tinyformer", "solutions", "chapters"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     save(completed(CHAPTER), tmp_path / "class" / "ada.ipynb")
-    done = subprocess.run([sys.executable, "-m", "grader", "autograde", str(tmp_path / "class"), "--out",
-                           str(tmp_path / "out")], cwd=copy, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "autograde", str(tmp_path / "class"), "--out", str(tmp_path / "out")],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("error: cannot grade: ") and f"-m pip install -e {copy}" in done.stderr, done.stderr

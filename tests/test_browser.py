@@ -20,8 +20,15 @@ from grader.course import ROOT, UNGRADED
 from tests.system_tools import CHROMIUM, require_chromium
 from tinyformer.i18n import gettext
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOCAL = ("file:", "data:", "blob:", "about:")  # what a page may load: its own files, inline data
 # TeX that MathJax did not typeset, in a page's text outside code and typeset maths
 RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]{}]|\$[^$\n]+\$|[_^]\{[^}\n]*\}")
@@ -45,6 +52,7 @@ def raw_tex(text: str) -> list[str]:
 @dataclass
 class Visit:
     """A page opened with every request outside ``LOCAL`` refused and recorded, and every console error kept."""
+
     page: object
     outside: list = field(default_factory=list)
     errors: list = field(default_factory=list)
@@ -62,8 +70,9 @@ def open_offline(browser, url: str, local: tuple[str, ...] = LOCAL) -> Visit:
             route.abort()
 
     context.route("**/*", refuse_outside)
-    visit.page.on("request", lambda r: None if r.url.startswith(local) or r.url in visit.outside
-                  else visit.outside.append(r.url))
+    visit.page.on(
+        "request", lambda r: None if r.url.startswith(local) or r.url in visit.outside else visit.outside.append(r.url)
+    )
     visit.page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
     visit.page.on("pageerror", lambda error: visit.errors.append(str(error)))
     visit.page.goto(url, wait_until="load")
@@ -99,9 +108,13 @@ def screenshots(tmp_path_factory, request):
 
 def pages(site):
     """The site's pages, without Sphinx's index and search pages and the redirect pages (index.html)."""
-    return sorted(p for p in site.rglob("*.html")
-                  if p.name not in {"genindex.html", "search.html"} and "_static" not in p.parts
-                  and 'http-equiv="refresh"' not in p.read_text().lower())
+    return sorted(
+        p
+        for p in site.rglob("*.html")
+        if p.name not in {"genindex.html", "search.html"}
+        and "_static" not in p.parts
+        and 'http-equiv="refresh"' not in p.read_text().lower()
+    )
 
 
 def test_every_page_renders_as_a_reader_sees_it(site, browser, screenshots):
@@ -115,7 +128,9 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser, screenshots):
             page.evaluate("() => MathJax.startup.promise")
             typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
             assert typeset > 0, f"{name}: maths on the page, but MathJax typeset none of it"
-            assert page.evaluate("() => document.querySelectorAll('mjx-merror').length") == 0, f"{name}: a MathJax error"
+            assert page.evaluate("() => document.querySelectorAll('mjx-merror').length") == 0, (
+                f"{name}: a MathJax error"
+            )
         page.wait_for_load_state("networkidle")  # MathJax's fonts and extensions
         page.screenshot(path=str(screenshots / (name.replace("/", "__")[:-5] + ".png")), full_page=True)
         assert not visit.outside, f"{name}: requests outside the site {sorted(set(visit.outside))}"
@@ -127,18 +142,25 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser, screenshots):
         assert page.evaluate("() => document.querySelectorAll('.output.traceback, .output.stderr').length") == 0, name
         chinese = path.relative_to(site).parts[0] == "zh"
         if "chapters" in path.parts:  # (the instructor guide names the markers in its prose)
-            assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text, f"{name}: shows a solution"
+            assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text, (
+                f"{name}: shows a solution"
+            )
             graded = path.stem not in UNGRADED  # the capstone has no exercises and no tests
             if graded:
                 assert "raise NotImplementedError()" in text, f"{name}: the exercise stubs are missing"
             # test cells: code folded under "Show the tests", output shown
             show = gettext("Show the tests", "zh_CN" if chinese else "en")
-            folded = page.evaluate("""(show) => Array.from(document.querySelectorAll('.cell.tag_hide-input')).map(cell => {
+            folded = page.evaluate(
+                """(show) => Array.from(document.querySelectorAll('.cell.tag_hide-input')).map(cell => {
                 const summary = cell.querySelector('summary'), output = cell.querySelector('.cell_output');
                 return [summary !== null && summary.innerText.includes(show),
                         !cell.querySelector('.cell_input').checkVisibility(),
-                        output === null || output.checkVisibility()]; })""", show)
-            assert (bool(folded) == graded) and all(all(cell) for cell in folded), f"{name}: test cells not folded, output shown"
+                        output === null || output.checkVisibility()]; })""",
+                show,
+            )
+            assert (bool(folded) == graded) and all(all(cell) for cell in folded), (
+                f"{name}: test cells not folded, output shown"
+            )
             chapter = path.stem
             links = "() => Array.from(document.querySelectorAll('.dropdown-launch-buttons a'), a => a.href)"
             launch = page.evaluate(links)
@@ -170,7 +192,9 @@ def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_ot
     hanzi = "".join(dict.fromkeys(ch for ch in text if "\u4e00" <= ch <= "\u9fff"))[:40]
     assert len(hanzi) >= 20, "the Chinese chapter page has hardly any Chinese text"
     drawn = page.evaluate(GLYPHS, hanzi)
-    assert all(drawn), f"characters drawn as empty boxes (no Chinese font?): {[c for c, ok in zip(hanzi, drawn) if not ok]}"
+    assert all(drawn), (
+        f"characters drawn as empty boxes (no Chinese font?): {[c for c, ok in zip(hanzi, drawn) if not ok]}"
+    )
     page.screenshot(path=str(screenshots / "zh__chapter-03-top.png"))
     page.click(".btn-language-switch-button")
     page.wait_for_load_state("load")
@@ -213,9 +237,11 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def test_the_offline_guard_refuses_and_reports_an_outside_request_and_a_console_error(browser, tmp_path):
     page = tmp_path / "cdn.html"
-    page.write_text('<!DOCTYPE html><html><head><script src="https://cdn.example.org/lib.js"></script>'
-                    '<link rel="stylesheet" href="https://fonts.example.org/css?family=Lato"></head>'
-                    '<body><p>text</p><script>const X = 1;</script><script>const X = 2;</script></body></html>')
+    page.write_text(
+        '<!DOCTYPE html><html><head><script src="https://cdn.example.org/lib.js"></script>'
+        '<link rel="stylesheet" href="https://fonts.example.org/css?family=Lato"></head>'
+        "<body><p>text</p><script>const X = 1;</script><script>const X = 2;</script></body></html>"
+    )
     visit = open_offline(browser, page.as_uri())
     try:
         assert set(visit.outside) == {"https://cdn.example.org/lib.js", "https://fonts.example.org/css?family=Lato"}
@@ -224,15 +250,30 @@ def test_the_offline_guard_refuses_and_reports_an_outside_request_and_a_console_
         close(visit)
 
 
-@pytest.mark.parametrize("text", [r"with \lVert q\rVert^2 in", r"and \frac{1}{2}", r"in \mathbb{R}^{n}",
-                                  "the score $q \\cdot k$ is", "as d_{k} grows", r"inline \(x\) maths"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"with \lVert q\rVert^2 in",
+        r"and \frac{1}{2}",
+        r"in \mathbb{R}^{n}",
+        "the score $q \\cdot k$ is",
+        "as d_{k} grows",
+        r"inline \(x\) maths",
+    ],
+)
 def test_raw_tex_is_found_in_text(text):
     assert raw_tex(text), text
 
 
-@pytest.mark.parametrize("text", ["Vaswani et al. [2017] divide by the square root of d_k.",
-                                  "a price of 5 dollars", "chapters/03-attention/03-attention.ipynb",
-                                  "(a, b) and {curly} braces, 5% of 10"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vaswani et al. [2017] divide by the square root of d_k.",
+        "a price of 5 dollars",
+        "chapters/03-attention/03-attention.ipynb",
+        "(a, b) and {curly} braces, 5% of 10",
+    ],
+)
 def test_plain_prose_is_not_taken_for_raw_tex(text):
     assert not raw_tex(text), raw_tex(text)
 
@@ -249,10 +290,15 @@ def test_a_feedback_page_works_offline_with_its_myst_and_maths_rendered(browser,
     graded = tmp_path / f"{chapter}.ipynb"
     shutil.copy(ROOT / "chapters" / chapter / f"{chapter}.ipynb", graded)
     source = "\n".join(c.source for c in nbformat.read(graded, as_version=4).cells if c.cell_type == "markdown")
-    assert "{admonition}" in source and "{cite:p}" in source and "$" in source, "the chapter no longer has what this checks"
+    assert "{admonition}" in source and "{cite:p}" in source and "$" in source, (
+        "the chapter no longer has what this checks"
+    )
     message = "AssertionError: the weights should sum to 1 over $k$, got $1.5$ <b>x</b>"
-    result = NotebookResult(chapter, "ada", [CellResult("attention_weights", 0, 2, message=message),
-                                             CellResult("written_answer", 0, 1, manual=True)])
+    result = NotebookResult(
+        chapter,
+        "ada",
+        [CellResult("attention_weights", 0, 2, message=message), CellResult("written_answer", 0, 1, manual=True)],
+    )
     page = tmp_path / "feedback.html"
     page.write_text(feedback_html(graded, result, f"ada, {chapter}"))
 
@@ -262,16 +308,23 @@ def test_a_feedback_page_works_offline_with_its_myst_and_maths_rendered(browser,
         assert not visit.outside, f"requests outside the page {visit.outside}"
         assert not visit.errors, f"console errors {visit.errors}"
         assert visit.page.evaluate("() => document.querySelectorAll('script[src], link[href^=\"http\"]').length") == 0
-        assert visit.page.evaluate("() => document.querySelectorAll('mjx-container svg').length") > 20, "maths not typeset"
-        assert visit.page.evaluate("() => document.querySelectorAll('[data-mml-node=\"merror\"]').length") == 0, \
+        assert visit.page.evaluate("() => document.querySelectorAll('mjx-container svg').length") > 20, (
+            "maths not typeset"
+        )
+        assert visit.page.evaluate("() => document.querySelectorAll('[data-mml-node=\"merror\"]').length") == 0, (
             "a TeX error in the maths"
-        boxes = visit.page.evaluate("() => Array.from(document.querySelectorAll('.admonition .admonition-title'), e => e.innerText)")
+        )
+        boxes = visit.page.evaluate(
+            "() => Array.from(document.querySelectorAll('.admonition .admonition-title'), e => e.innerText)"
+        )
         assert len(boxes) == source.count("{admonition}") and all(boxes), boxes
         text = visit.page.evaluate("() => document.body.innerText")
         assert "Vaswani et al., 2017" in text and "References" in text and "Attention is all you need" in text
         assert message in text, "the test's message is not shown as written"
         assert not re.search(r"\{(admonition|cite:[a-z]+|cite|ref|numref|eq)\}", text), "raw MyST in the page"
-        visit.page.evaluate("() => document.querySelector('.mathjax_ignore').remove()")  # the table: the message's $ as written
+        visit.page.evaluate(
+            "() => document.querySelector('.mathjax_ignore').remove()"
+        )  # the table: the message's $ as written
         left = raw_tex(visit.page.evaluate(TEXT_OUTSIDE_MATHS_AND_CODE))
         assert not left, f"raw TeX in the text: {left}"
     finally:

@@ -67,5 +67,6 @@ def test_the_side_by_side_with_nanogpt_the_page_prints_meets_the_goal():
     nano, ours = measured["runs"]
     assert ours["val_loss"] <= nano["val_loss"] and ours["train_seconds"] <= nano["train_seconds"]
     config = CapstoneConfig()
-    assert (ours["steps"], ours["batch"]) == (config.steps, f"{config.batch_size} x {config.context}"), \
+    assert (ours["steps"], ours["batch"]) == (config.steps, f"{config.batch_size} x {config.context}"), (
         "CapstoneConfig changed since the benchmark ran: run it again with --write"
+    )

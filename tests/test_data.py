@@ -27,7 +27,10 @@ def test_recall_batch_distance_zero_is_the_key_alone():
     assert tokens.shape == (3, 1) and torch.equal(tokens[:, 0], targets)
 
 
-@pytest.mark.parametrize("kwargs", [dict(batch_size=0, distance=3), dict(batch_size=2, distance=-1), dict(batch_size=2, distance=1, n_keys=0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(batch_size=0, distance=3), dict(batch_size=2, distance=-1), dict(batch_size=2, distance=1, n_keys=0)],
+)
 def test_recall_batch_refuses_bad_sizes_clearly(kwargs):
     with pytest.raises(ValueError, match="recall_batch needs"):
         recall_batch(**kwargs)

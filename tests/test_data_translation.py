@@ -6,12 +6,25 @@ import torch
 from tinyformer.data import NUMBER_SOURCE_VOCAB, NUMBER_TARGET_VOCAB, number_translation_batch, number_words
 
 
-@pytest.mark.parametrize("n, words", [
-    (0, "zero"), (7, "seven"), (13, "thirteen"), (20, "twenty"), (42, "forty two"), (100, "one hundred"),
-    (105, "one hundred five"), (119, "one hundred nineteen"), (999, "nine hundred ninety nine"),
-    (1000, "one thousand"), (1001, "one thousand one"), (2042, "two thousand forty two"),
-    (3010, "three thousand ten"), (7777, "seven thousand seven hundred seventy seven"),
-])
+@pytest.mark.parametrize(
+    "n, words",
+    [
+        (0, "zero"),
+        (7, "seven"),
+        (13, "thirteen"),
+        (20, "twenty"),
+        (42, "forty two"),
+        (100, "one hundred"),
+        (105, "one hundred five"),
+        (119, "one hundred nineteen"),
+        (999, "nine hundred ninety nine"),
+        (1000, "one thousand"),
+        (1001, "one thousand one"),
+        (2042, "two thousand forty two"),
+        (3010, "three thousand ten"),
+        (7777, "seven thousand seven hundred seventy seven"),
+    ],
+)
 def test_number_words(n, words):
     assert number_words(n) == words.split()
 

@@ -50,6 +50,7 @@ def test_the_decoder_cannot_see_the_future():
 
 class Bigram(torch.nn.Module):
     """A stand-in for a trained model: the next token's probabilities depend on the last token only."""
+
     pad_id = 0
 
     def __init__(self, table):
@@ -79,13 +80,16 @@ def test_greedy_takes_the_likeliest_token_and_beam_search_the_likeliest_sequence
 def test_greedy_decode_pads_after_eos_and_stops():
     class Fixed(torch.nn.Module):  # always says EOS for sequence 0, token 5 for sequence 1
         pad_id = 0
+
         def encode(self, src):
             return src.float()[..., None]
+
         def decode(self, tgt_in, memory, src):
             logits = torch.zeros(tgt_in.size(0), tgt_in.size(1), 6)
             logits[0, :, 2] = 1
             logits[1, :, 5] = 1
             return logits
+
     out = greedy_decode(Fixed(), torch.zeros(2, 3, dtype=torch.long), 1, 2, max_len=4)
     assert out.tolist() == [[2, 0, 0, 0], [5, 5, 5, 5]]
 
@@ -94,4 +98,4 @@ def test_the_target_embedding_starts_as_the_encoders():
     torch.manual_seed(0)
     model = Transformer(500, 600, d_model=64, n_heads=2, d_ff=32, n_layers=1, max_len=20)
     for embedding in (model.encoder.embedding, model.decoder.embedding):
-        assert abs(embedding.weight.std().item() - 64 ** -0.5) < 0.1 * 64 ** -0.5
+        assert abs(embedding.weight.std().item() - 64**-0.5) < 0.1 * 64**-0.5

@@ -52,8 +52,9 @@ def environment() -> dict:
 
 def run_as_written(command: str, cwd: Path = ROOT, timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run one command of the docs with bash, exactly as written, in ``cwd``."""
-    return subprocess.run(["bash", "-c", command], cwd=cwd, env=environment(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=environment(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _ok(done: subprocess.CompletedProcess) -> None:
@@ -62,6 +63,7 @@ def _ok(done: subprocess.CompletedProcess) -> None:
 
 
 # ---- commands run here, each by a function of its own
+
 
 def _self_check(command: str, tmp_path: Path) -> None:
     done = run_as_written(command)
@@ -87,8 +89,14 @@ def _jupyter_lab(command: str, tmp_path: Path) -> None:
     log_file = tmp_path / "jupyter.log"
     url = re.compile(r"http://(localhost|127\.0\.0\.1):\d+/lab")
     with log_file.open("w") as log:
-        process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and process.poll() is None and not url.search(log_file.read_text()):
@@ -142,7 +150,10 @@ def _autograde(command: str, tmp_path: Path) -> None:
     # the same wrong answer in the English and in the Chinese edition: the same score, messages in each language
     no_tanh = {"rnn_forward": mutate(chapter, "rnn_forward", ("torch.tanh(", "("))}
     save(completed(chapter, no_tanh), class_folder / f"noethemmy_104_9004_{chapter}.ipynb")
-    save(translate_notebook(completed(chapter, no_tanh), chapter), class_folder / f"wangxiaoming_103_9003_{chapter}.zh.ipynb")
+    save(
+        translate_notebook(completed(chapter, no_tanh), chapter),
+        class_folder / f"wangxiaoming_103_9003_{chapter}.zh.ipynb",
+    )
     with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as archive:
         for path in sorted(class_folder.iterdir()):
             archive.write(path, path.name)
@@ -151,13 +162,18 @@ def _autograde(command: str, tmp_path: Path) -> None:
     with open(tmp_path / "grading" / "grades.csv") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
     wrong = float(rows["noethemmy_104"]["score"])
-    assert {s: (float(r["score"]), r["status"]) for s, r in rows.items()} == \
-        {"lovelaceada_101": (9.0, "graded"), "babbagecharles_102": (0.0, "graded"),
-         "noethemmy_104": (wrong, "graded"), "wangxiaoming_103": (wrong, "graded")}, rows
+    assert {s: (float(r["score"]), r["status"]) for s, r in rows.items()} == {
+        "lovelaceada_101": (9.0, "graded"),
+        "babbagecharles_102": (0.0, "graded"),
+        "noethemmy_104": (wrong, "graded"),
+        "wangxiaoming_103": (wrong, "graded"),
+    }, rows
     assert 0 < wrong < 9
     assert (tmp_path / "grading" / "feedback" / "lovelaceada_101" / f"{chapter}.html").exists()
-    english, chinese = ((tmp_path / "grading" / "feedback" / who / f"{chapter}.html").read_text()
-                        for who in ("noethemmy_104", "wangxiaoming_103"))
+    english, chinese = (
+        (tmp_path / "grading" / "feedback" / who / f"{chapter}.html").read_text()
+        for who in ("noethemmy_104", "wangxiaoming_103")
+    )
     from tinyformer.i18n import translate
 
     hint = translate("did you forget the tanh?", "zh_CN")  # (the page shows the tests' code: English there)
@@ -184,8 +200,7 @@ RUN_HERE = {
 
 # ---- commands another test runs as written (the test is named; it must exist)
 RUN_ELSEWHERE = {
-    "COURSE_REPOSITORY_URL=https://github.com/OWNER/REPO make book":
-        "tests/conftest.py::site (the site every website and browser test reads)",
+    "COURSE_REPOSITORY_URL=https://github.com/OWNER/REPO make book": "tests/conftest.py::site (the site every website and browser test reads)",
     "make bench": "tests/test_bench.py::test_quick_benchmark_prints_its_tables",
     "make book-instructor": "tests/test_website.py::test_instructor_edition_shows_solutions_folded_and_student_pages_come_back",
 }
@@ -194,19 +209,16 @@ RUN_ELSEWHERE = {
 NOT_RUN = {
     "make test": "it is the command that runs this test; CI runs it (.ci/run) on a fresh clone",
     "make book": "the site fixture runs the same target with COURSE_REPOSITORY_URL set (as the docs also show); a "
-                 "second full build would only repeat it without the launch buttons, which "
-                 "tests/test_website.py checks through site_config",
-    "python -m grader autograde class.zip --jobs 2 --shard 0/2 --db-url postgresql://grader@db.example.org/course":
-        "it names a database server on another machine; tests/test_gradebook_postgres.py grades two shards at once "
-        "into a real PostgreSQL server on this one",
+    "second full build would only repeat it without the launch buttons, which "
+    "tests/test_website.py checks through site_config",
+    "python -m grader autograde class.zip --jobs 2 --shard 0/2 --db-url postgresql://grader@db.example.org/course": "it names a database server on another machine; tests/test_gradebook_postgres.py grades two shards at once "
+    "into a real PostgreSQL server on this one",
     "make experiments": "every chapter six times in full (about an hour on 2 cores); tests/test_solutions.py runs "
-                        "each chapter once in full, and tests/test_docs_commands.py runs `python -m grader experiments` "
-                        "for one chapter",
-    "python -m tinyformer.train --preset gpt2-124m --data random --compile":
-        "a GPU command: 124M parameters take hours on 2 CPU cores; tests/test_train.py runs the same switches "
-        "(--compile included) on a small shape",
-    "torchrun --nproc_per_node 8 -m tinyformer.train --preset gpt2-124m":
-        "needs 8 GPUs; tests/test_train.py runs two DistributedDataParallel processes on the CPU",
+    "each chapter once in full, and tests/test_docs_commands.py runs `python -m grader experiments` "
+    "for one chapter",
+    "python -m tinyformer.train --preset gpt2-124m --data random --compile": "a GPU command: 124M parameters take hours on 2 CPU cores; tests/test_train.py runs the same switches "
+    "(--compile included) on a small shape",
+    "torchrun --nproc_per_node 8 -m tinyformer.train --preset gpt2-124m": "needs 8 GPUs; tests/test_train.py runs two DistributedDataParallel processes on the CPU",
 }
 
 
@@ -216,8 +228,10 @@ def _known(command: str) -> bool:
 
 def test_every_command_in_the_docs_is_accounted_for():
     unknown = [f"{where}: {command}" for where, command in doc_commands() if not _known(command)]
-    assert not unknown, ("the docs show commands no test runs; add each to RUN_HERE (run it), RUN_ELSEWHERE "
-                         "(name the test) or NOT_RUN (say why):\n" + "\n".join(unknown))
+    assert not unknown, (
+        "the docs show commands no test runs; add each to RUN_HERE (run it), RUN_ELSEWHERE "
+        "(name the test) or NOT_RUN (say why):\n" + "\n".join(unknown)
+    )
 
 
 def test_the_tests_named_for_other_commands_exist():

@@ -36,8 +36,9 @@ def copy_feed_forward_and_norms(ours, theirs, n_norms: int) -> None:
 def test_encoder_layer_equals_torch(norm_first, activation):
     torch.manual_seed(0)
     ours = EncoderLayer(16, 4, 32, norm_first=norm_first, activation=activation).eval()
-    theirs = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation=activation,
-                                              batch_first=True, norm_first=norm_first).eval()
+    theirs = torch.nn.TransformerEncoderLayer(
+        16, 4, 32, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first
+    ).eval()
     with torch.no_grad():
         for p in ours.parameters():
             p.normal_(0, 0.3)
@@ -46,7 +47,9 @@ def test_encoder_layer_equals_torch(norm_first, activation):
     x = torch.randn(2, 5, 16)
     keep = torch.ones(2, 5, dtype=torch.bool)
     keep[1, 3:] = False
-    torch.testing.assert_close(ours(x, keep[:, None, None, :]), theirs(x, src_key_padding_mask=~keep), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        ours(x, keep[:, None, None, :]), theirs(x, src_key_padding_mask=~keep), atol=1e-5, rtol=1e-4
+    )
 
 
 def test_feed_forward_is_position_wise():
@@ -73,7 +76,7 @@ def test_scaled_token_embeddings_start_at_the_size_of_the_positions():
     torch.manual_seed(0)
     d = 64
     encoder = Encoder(vocab_size=1000, d_model=d, n_heads=2, d_ff=32, n_layers=1, max_len=20)
-    assert abs(encoder.embedding.weight.std().item() - d ** -0.5) < 0.1 * d ** -0.5
-    scaled = (encoder.embedding.weight * d ** 0.5).norm(dim=-1).mean().item()
+    assert abs(encoder.embedding.weight.std().item() - d**-0.5) < 0.1 * d**-0.5
+    scaled = (encoder.embedding.weight * d**0.5).norm(dim=-1).mean().item()
     positions = encoder.positions.pe.norm(dim=-1).mean().item()
-    assert abs(scaled - d ** 0.5) < 0.5 and abs(positions - (d / 2) ** 0.5) < 1e-4
+    assert abs(scaled - d**0.5) < 0.5 and abs(positions - (d / 2) ** 0.5) < 1e-4

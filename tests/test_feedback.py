@@ -14,7 +14,9 @@ RAW_MYST = re.compile(r"^\s*(`{3,}|:{3,})\{[\w:.-]+\}|\{[A-Za-z][\w:.+-]*\}`", r
 
 
 def test_an_admonition_becomes_a_box_with_its_title_and_class():
-    source = "Before.\n\n```{admonition} What you will *build*\n:class: tip\n\n- `split_heads`: $h$ heads\n```\n\nAfter."
+    source = (
+        "Before.\n\n```{admonition} What you will *build*\n:class: tip\n\n- `split_heads`: $h$ heads\n```\n\nAfter."
+    )
     out = myst_as_markdown(source, ENTRIES)
     assert '<div class="admonition admonition tip">' in out
     assert '<div class="admonition-title"><p>What you will <em>build</em></p></div>' in out
@@ -26,14 +28,18 @@ def test_nested_and_colon_fenced_directives_are_rendered_inside_out():
     source = "::::{note}\nOuter text.\n\n```{warning}\nInner text.\n```\n::::"
     out = myst_as_markdown(source, ENTRIES)
     assert out.count('<div class="admonition ') == 2 and out.count("</div>") == 4  # each box and its title
-    assert '<div class="admonition-title"><p>Note</p></div>' in out and '<div class="admonition-title"><p>Warning</p></div>' in out
+    assert (
+        '<div class="admonition-title"><p>Note</p></div>' in out
+        and '<div class="admonition-title"><p>Warning</p></div>' in out
+    )
     assert out.index("Outer text.") < out.index("Inner text.") and "{note}" not in out and "{warning}" not in out
 
 
 def test_citations_read_as_on_the_website_and_are_listed_in_full():
     cited = []
-    out = myst_as_markdown("As {cite:t}`vaswani2017attention` show, and others {cite:p}`devlin2019bert,unknown2099`.",
-                           ENTRIES, cited)
+    out = myst_as_markdown(
+        "As {cite:t}`vaswani2017attention` show, and others {cite:p}`devlin2019bert,unknown2099`.", ENTRIES, cited
+    )
     text = re.sub(r"<[^>]+>", "", out)
     assert text == "As Vaswani et al. [2017] show, and others [Devlin et al., 2019; unknown2099]."
     assert 'title="Ashish Vaswani, Noam Shazeer' in out  # the full reference on hover
@@ -43,8 +49,10 @@ def test_citations_read_as_on_the_website_and_are_listed_in_full():
 
 
 def test_code_is_left_as_written_and_targets_and_comments_are_removed():
-    source = ("(sec-masks)=\n% a comment for authors\nSee {ref}`the masks <sec-masks>`, {numref}`fig-1`, {math}`a^2`.\n\n"
-              "Write `{cite:p}` in MyST.\n\n```python\nprint('{cite:p}`x`')\n```\n\n$$\nx = 1\n$$ (eq-one)")
+    source = (
+        "(sec-masks)=\n% a comment for authors\nSee {ref}`the masks <sec-masks>`, {numref}`fig-1`, {math}`a^2`.\n\n"
+        "Write `{cite:p}` in MyST.\n\n```python\nprint('{cite:p}`x`')\n```\n\n$$\nx = 1\n$$ (eq-one)"
+    )
     out = myst_as_markdown(source, ENTRIES)
     assert out.splitlines()[0] == "See the masks, fig-1, $a^2$."
     assert "Write `{cite:p}` in MyST." in out and "```python\nprint('{cite:p}`x`')\n```" in out

@@ -21,7 +21,10 @@ def count(model):
 
 
 def test_parameter_counts_of_small_models_and_the_published_sizes():
-    small_gpt, small_bert = GPTConfig(vocab_size=50, max_len=16, d_model=32, n_layers=2, d_ff=64), BERTConfig(vocab_size=50, max_len=16, d_model=32, n_layers=2, d_ff=64)
+    small_gpt, small_bert = (
+        GPTConfig(vocab_size=50, max_len=16, d_model=32, n_layers=2, d_ff=64),
+        BERTConfig(vocab_size=50, max_len=16, d_model=32, n_layers=2, d_ff=64),
+    )
     assert count(GPT(small_gpt)) == gpt_parameter_count(small_gpt)
     assert count(BERT(small_bert)) == bert_parameter_count(small_bert)
     assert gpt_parameter_count(GPT2_SMALL) == 124_439_808  # GPT-2 "124M" as released
@@ -48,7 +51,9 @@ def test_kv_cache_generates_the_same_tokens_and_logits():
     gpt = GPT(GPTConfig(vocab_size=30, max_len=32, d_model=32, n_layers=2, d_ff=64)).eval()
     prompt = torch.randint(30, (3, 5))
     fast = generate(gpt, prompt, 20, temperature=0.8, top_k=5, generator=torch.Generator().manual_seed(1))
-    slow = generate(gpt, prompt, 20, temperature=0.8, top_k=5, use_cache=False, generator=torch.Generator().manual_seed(1))
+    slow = generate(
+        gpt, prompt, 20, temperature=0.8, top_k=5, use_cache=False, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.equal(fast, slow) and fast.shape == (3, 25)
     greedy = generate(gpt, prompt, 10, temperature=0)
     torch.testing.assert_close(greedy[:, 5:], gpt(greedy[:, :-1])[:, 4:].argmax(-1))
@@ -65,8 +70,9 @@ def test_mask_tokens_follows_the_80_10_10_rule_and_never_masks_specials():
     special = [0, 1, 2, 3]  # pad, cls, sep, mask
     tokens = torch.randint(4, 100, (200, 100))
     tokens[:, 0], tokens[:, -1] = 1, 2
-    inputs, labels = mask_tokens(tokens, mask_id=3, vocab_size=100, special_ids=special,
-                                 generator=torch.Generator().manual_seed(0))
+    inputs, labels = mask_tokens(
+        tokens, mask_id=3, vocab_size=100, special_ids=special, generator=torch.Generator().manual_seed(0)
+    )
     chosen = labels != IGNORE_INDEX
     assert not chosen[:, 0].any() and not chosen[:, -1].any()
     assert torch.equal(labels[chosen], tokens[chosen]) and torch.equal(inputs[~chosen], tokens[~chosen])
@@ -121,7 +127,7 @@ def test_kv_cache_grows_by_one_per_step_and_never_recomputes_old_keys():
         cache, outs = KVCache(3), []
         for t in range(7):
             old = None if cache.keys[1] is None else cache.keys[1].clone()
-            outs.append(cached_self_attention(attn, x[:, t:t + 1], causal_mask(t + 1)[t:], cache, 1))
+            outs.append(cached_self_attention(attn, x[:, t : t + 1], causal_mask(t + 1)[t:], cache, 1))
             assert seen_by_k[-1] == 1 and len(seen_by_k) == t + 1  # the new token only, once
             assert cache.keys[1].shape == (2, 4, t + 1, 4) and cache.keys[0] is None
             assert old is None or torch.equal(cache.keys[1][:, :, :t], old)  # the old keys are kept as they were

@@ -5,24 +5,23 @@ import shutil
 import subprocess
 import sys
 
-
 from grader.course import CHAPTERS
 from tests.submissions import Case, case_makers, mutate, round_trip
 
 CHAPTER = "01-rnn-limits"
-TRANSPOSED_RNN = '''def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
+TRANSPOSED_RNN = """def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
     h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0
     states = []
     for t in range(x.shape[1]):
         h = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh + b_h)  # W_hh not transposed
         states.append(h)
     return torch.stack(states, dim=1), h
-'''
-OFF_BY_ONE_AVERAGE = '''def causal_average(x):
+"""
+OFF_BY_ONE_AVERAGE = """def causal_average(x):
     seq = x.shape[1]
     weights = torch.ones(seq, seq, dtype=x.dtype).tril() / torch.arange(0, seq, dtype=x.dtype).clamp(min=1)[:, None]
     return weights @ x
-'''
+"""
 
 
 RNN_TESTS = ("test_rnn_forward_shapes", "test_rnn_forward_values")
@@ -46,7 +45,11 @@ def average(name, body, says="", loses=AVERAGE_TESTS):
 
 CASES = [
     # rnn_forward: wrong
-    rnn("rnn_input_weight_not_transposed", ("x[:, t] @ W_xh.T", "x[:, t] @ W_xh"), says="rnn_forward(tensor of shape (2, 5, 3)"),
+    rnn(
+        "rnn_input_weight_not_transposed",
+        ("x[:, t] @ W_xh.T", "x[:, t] @ W_xh"),
+        says="rnn_forward(tensor of shape (2, 5, 3)",
+    ),
     rnn("rnn_no_tanh", (STEP, "h = x[:, t] @ W_xh.T + h @ W_hh.T + b_h"), says="did you forget the tanh?"),
     rnn("rnn_relu", (STEP, "h = torch.relu(x[:, t] @ W_xh.T + h @ W_hh.T + b_h)")),
     rnn("rnn_sigmoid", (STEP, "h = torch.sigmoid(x[:, t] @ W_xh.T + h @ W_hh.T + b_h)")),
@@ -55,27 +58,63 @@ CASES = [
     rnn("rnn_no_recurrence", (STEP, "h = torch.tanh(x[:, t] @ W_xh.T + b_h)"), says="the state must feed back"),
     rnn("rnn_h0_ignored", ("if h0 is None else h0", ""), says="h0 was ignored"),
     rnn("rnn_h0_in_outputs", ("states = []", "states = [h]")),
-    rnn("rnn_states_shifted", ("        " + STEP + "  # (batch, d_hidden)\n        states.append(h)", "        states.append(h)\n        " + STEP),
-        says="off by one"),
+    rnn(
+        "rnn_states_shifted",
+        (
+            "        " + STEP + "  # (batch, d_hidden)\n        states.append(h)",
+            "        states.append(h)\n        " + STEP,
+        ),
+        says="off by one",
+    ),
     rnn("rnn_first_state_returned", ("return hs, h", "return hs, states[0]")),
     rnn("rnn_seq_first_stack", ("torch.stack(states, dim=1)", "torch.stack(states)")),
-    rnn("rnn_float32_zeros", ("x.new_zeros(batch, W_hh.shape[0])", "torch.zeros(batch, W_hh.shape[0])"), says="float64"),
-    rnn("rnn_h0_updated_in_place", (STEP + "  # (batch, d_hidden)\n        states.append(h)", "h[:] = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh.T + b_h)\n        states.append(h.clone())"),
-        says="must not modify h0"),
+    rnn(
+        "rnn_float32_zeros", ("x.new_zeros(batch, W_hh.shape[0])", "torch.zeros(batch, W_hh.shape[0])"), says="float64"
+    ),
+    rnn(
+        "rnn_h0_updated_in_place",
+        (
+            STEP + "  # (batch, d_hidden)\n        states.append(h)",
+            "h[:] = torch.tanh(x[:, t] @ W_xh.T + h @ W_hh.T + b_h)\n        states.append(h.clone())",
+        ),
+        says="must not modify h0",
+    ),
     # rnn_forward: valid alternatives
-    rnn_ok("rnn_projections_first", ("states = []", "xw = x @ W_xh.T + b_h  # all time steps at once\n    states = []"),
-           (STEP, "h = torch.tanh(xw[:, t] + h @ W_hh.T)")),
-    Case("rnn_f_linear", "rnn_forward", IMPORT_F + mutate(CHAPTER, "rnn_forward", (STEP, "h = torch.tanh(F.linear(x[:, t], W_xh, b_h) + F.linear(h, W_hh))"))),
-    rnn_ok("rnn_einsum", (STEP, "h = torch.tanh(torch.einsum('bi,hi->bh', x[:, t], W_xh) + torch.einsum('bj,hj->bh', h, W_hh) + b_h)")),
+    rnn_ok(
+        "rnn_projections_first",
+        ("states = []", "xw = x @ W_xh.T + b_h  # all time steps at once\n    states = []"),
+        (STEP, "h = torch.tanh(xw[:, t] + h @ W_hh.T)"),
+    ),
+    Case(
+        "rnn_f_linear",
+        "rnn_forward",
+        IMPORT_F
+        + mutate(CHAPTER, "rnn_forward", (STEP, "h = torch.tanh(F.linear(x[:, t], W_xh, b_h) + F.linear(h, W_hh))")),
+    ),
+    rnn_ok(
+        "rnn_einsum",
+        (STEP, "h = torch.tanh(torch.einsum('bi,hi->bh', x[:, t], W_xh) + torch.einsum('bj,hj->bh', h, W_hh) + b_h)"),
+    ),
     rnn_ok("rnn_column_vectors", (STEP, "h = (W_xh @ x[:, t].T + W_hh @ h.T + b_h[:, None]).tanh().T")),
-    rnn_ok("rnn_preallocated", ("states = []", "hs = x.new_empty(batch, seq, W_hh.shape[0])"), ("states.append(h)", "hs[:, t] = h"),
-           ("hs = torch.stack(states, dim=1)", "pass"), ("return hs, h", "return hs, hs[:, -1]")),
-    rnn_ok("rnn_unbind_and_addmm", ("for t in range(seq):", "for x_t in x.unbind(1):"),
-           (STEP, "h = torch.tanh(torch.addmm(b_h, x_t, W_xh.T) + h @ W_hh.T)"),
-           ("x.new_zeros(batch, W_hh.shape[0])", "torch.zeros(batch, W_hh.shape[0], dtype=x.dtype, device=x.device)")),
+    rnn_ok(
+        "rnn_preallocated",
+        ("states = []", "hs = x.new_empty(batch, seq, W_hh.shape[0])"),
+        ("states.append(h)", "hs[:, t] = h"),
+        ("hs = torch.stack(states, dim=1)", "pass"),
+        ("return hs, h", "return hs, hs[:, -1]"),
+    ),
+    rnn_ok(
+        "rnn_unbind_and_addmm",
+        ("for t in range(seq):", "for x_t in x.unbind(1):"),
+        (STEP, "h = torch.tanh(torch.addmm(b_h, x_t, W_xh.T) + h @ W_hh.T)"),
+        ("x.new_zeros(batch, W_hh.shape[0])", "torch.zeros(batch, W_hh.shape[0], dtype=x.dtype, device=x.device)"),
+    ),
     # jacobian_norms: wrong
-    jacobian("jacobian_of_the_sum", "return torch.autograd.functional.jacobian(lambda s: last_state(s).sum(), x).norm(dim=-1)",
-             says="gradient of h_T.sum()"),
+    jacobian(
+        "jacobian_of_the_sum",
+        "return torch.autograd.functional.jacobian(lambda s: last_state(s).sum(), x).norm(dim=-1)",
+        says="gradient of h_T.sum()",
+    ),
     jacobian("jacobian_no_sqrt", "return J.pow(2).sum(dim=(0, 2))", says="square root"),
     jacobian("jacobian_wrong_axes", "return J.norm(dim=(0, 1))", says="one norm per time step"),
     jacobian("jacobian_sum_of_row_norms", "return J.norm(dim=2).sum(0)"),
@@ -87,43 +126,119 @@ CASES = [
     # jacobian_norms: valid alternatives
     jacobian("jacobian_norm_dims", "return J.norm(dim=(0, 2))", loses=()),
     jacobian("jacobian_matrix_norm", "return torch.linalg.matrix_norm(J.permute(1, 0, 2))", loses=()),
-    jacobian("jacobian_jacrev", "return torch.func.jacrev(last_state)(x).flatten(2).permute(1, 0, 2).flatten(1).norm(dim=1)", loses=()),
-    jacobian("jacobian_rows_by_autograd", """x = x.detach().requires_grad_(True)
+    jacobian(
+        "jacobian_jacrev",
+        "return torch.func.jacrev(last_state)(x).flatten(2).permute(1, 0, 2).flatten(1).norm(dim=1)",
+        loses=(),
+    ),
+    jacobian(
+        "jacobian_rows_by_autograd",
+        """x = x.detach().requires_grad_(True)
     y = last_state(x)
     rows = [torch.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(y.shape[0])]
-    return torch.stack(rows).pow(2).sum(dim=(0, 2)).sqrt()""", loses=()),
-    jacobian("jacobian_vectorized_reshape",
-             "J = torch.autograd.functional.jacobian(last_state, x, vectorize=True)\n    return torch.linalg.norm(J.transpose(0, 1).reshape(x.shape[0], -1), dim=1)", loses=()),
+    return torch.stack(rows).pow(2).sum(dim=(0, 2)).sqrt()""",
+        loses=(),
+    ),
+    jacobian(
+        "jacobian_vectorized_reshape",
+        "J = torch.autograd.functional.jacobian(last_state, x, vectorize=True)\n    return torch.linalg.norm(J.transpose(0, 1).reshape(x.shape[0], -1), dim=1)",
+        loses=(),
+    ),
     # causal_average: wrong
-    average("average_by_cumsum", "    return x.cumsum(1) / torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device)[:, None]\n",
-            says="without a 7 x 7 weight matrix (it used cumsum)", loses=("test_causal_average_batch",)),
-    average("average_by_loop", "    return torch.stack([x[:, : t + 1].mean(1) for t in range(x.shape[1])], dim=1)\n",
-            says="without a 7 x 7 weight matrix", loses=("test_causal_average_batch",)),
+    average(
+        "average_by_cumsum",
+        "    return x.cumsum(1) / torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device)[:, None]\n",
+        says="without a 7 x 7 weight matrix (it used cumsum)",
+        loses=("test_causal_average_batch",),
+    ),
+    average(
+        "average_by_loop",
+        "    return torch.stack([x[:, : t + 1].mean(1) for t in range(x.shape[1])], dim=1)\n",
+        says="without a 7 x 7 weight matrix",
+        loses=("test_causal_average_batch",),
+    ),
     average("average_no_mask", "    return x.mean(1, keepdim=True).expand_as(x)\n", says="averaged the whole sequence"),
-    average("average_upside_down", "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).triu()\n    return (A / A.sum(1, keepdim=True)) @ x\n",
-            says="upside down"),
-    average("average_divided_by_seq", "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    return (A / x.shape[1]) @ x\n"),
-    average("average_without_diagonal", "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril(-1)\n    return (A / A.sum(1, keepdim=True).clamp(min=1)) @ x\n",
-            says="itself included"),
-    average("average_column_sums", "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    return (A / A.sum(0, keepdim=True)) @ x\n"),
-    average("average_running_sum", "    return torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril() @ x\n", says="running sum"),
-    average("average_float32_weights", "    A = torch.ones(x.shape[1], x.shape[1]).tril()\n    return (A / A.sum(1, keepdim=True)) @ x\n",
-            says="dtype=x.dtype", loses=("test_causal_average_batch",)),
-    average("average_transposed_weights", "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    return (A / A.sum(1, keepdim=True)).T @ x\n"),
-    average("average_in_place", "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    x /= 1.0\n    x[:] = (A / A.sum(1, keepdim=True)) @ x.clone()\n    return x\n",
-            says="must not modify x", loses=("test_causal_average_batch",)),
+    average(
+        "average_upside_down",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).triu()\n    return (A / A.sum(1, keepdim=True)) @ x\n",
+        says="upside down",
+    ),
+    average(
+        "average_divided_by_seq",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    return (A / x.shape[1]) @ x\n",
+    ),
+    average(
+        "average_without_diagonal",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril(-1)\n    return (A / A.sum(1, keepdim=True).clamp(min=1)) @ x\n",
+        says="itself included",
+    ),
+    average(
+        "average_column_sums",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    return (A / A.sum(0, keepdim=True)) @ x\n",
+    ),
+    average(
+        "average_running_sum",
+        "    return torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril() @ x\n",
+        says="running sum",
+    ),
+    average(
+        "average_float32_weights",
+        "    A = torch.ones(x.shape[1], x.shape[1]).tril()\n    return (A / A.sum(1, keepdim=True)) @ x\n",
+        says="dtype=x.dtype",
+        loses=("test_causal_average_batch",),
+    ),
+    average(
+        "average_transposed_weights",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    return (A / A.sum(1, keepdim=True)).T @ x\n",
+    ),
+    average(
+        "average_in_place",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype).tril()\n    x /= 1.0\n    x[:] = (A / A.sum(1, keepdim=True)) @ x.clone()\n    return x\n",
+        says="must not modify x",
+        loses=("test_causal_average_batch",),
+    ),
     # causal_average: valid alternatives
-    average("average_arange", "    T = x.shape[1]\n    A = torch.tril(torch.ones(T, T, dtype=x.dtype, device=x.device)) / torch.arange(1, T + 1, dtype=x.dtype, device=x.device)[:, None]\n    return torch.matmul(A, x)\n", loses=()),
-    average("average_einsum", "    T = x.shape[1]\n    A = x.new_ones(T, T).tril_()\n    return torch.einsum('ts,bsd->btd', A / A.sum(-1, keepdim=True), x)\n", loses=()),
-    average("average_masked_softmax", "    T = x.shape[1]\n    allowed = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()\n    A = torch.zeros(T, T, dtype=x.dtype, device=x.device).masked_fill(~allowed, float('-inf')).softmax(-1)\n    return A @ x\n", loses=()),
-    average("average_where_bmm", "    B, T, _ = x.shape\n    t = torch.arange(T, device=x.device)\n    A = torch.where(t[None, :] <= t[:, None], 1.0 / (t[:, None] + 1.0), 0.0).to(x.dtype)\n    return torch.bmm(A.expand(B, T, T), x)\n", loses=()),
-    average("average_transposed_product", "    T = x.shape[1]\n    A = torch.ones(T, T, dtype=x.dtype).tril()\n    A = A / A.sum(1, keepdim=True)\n    return (x.transpose(1, 2) @ A.T).transpose(1, 2)\n", loses=()),
-    average("average_fused_attention", "    import torch.nn.functional as F\n    return F.scaled_dot_product_attention(torch.zeros_like(x), x, x, is_causal=True)\n", loses=()),
+    average(
+        "average_arange",
+        "    T = x.shape[1]\n    A = torch.tril(torch.ones(T, T, dtype=x.dtype, device=x.device)) / torch.arange(1, T + 1, dtype=x.dtype, device=x.device)[:, None]\n    return torch.matmul(A, x)\n",
+        loses=(),
+    ),
+    average(
+        "average_einsum",
+        "    T = x.shape[1]\n    A = x.new_ones(T, T).tril_()\n    return torch.einsum('ts,bsd->btd', A / A.sum(-1, keepdim=True), x)\n",
+        loses=(),
+    ),
+    average(
+        "average_masked_softmax",
+        "    T = x.shape[1]\n    allowed = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()\n    A = torch.zeros(T, T, dtype=x.dtype, device=x.device).masked_fill(~allowed, float('-inf')).softmax(-1)\n    return A @ x\n",
+        loses=(),
+    ),
+    average(
+        "average_where_bmm",
+        "    B, T, _ = x.shape\n    t = torch.arange(T, device=x.device)\n    A = torch.where(t[None, :] <= t[:, None], 1.0 / (t[:, None] + 1.0), 0.0).to(x.dtype)\n    return torch.bmm(A.expand(B, T, T), x)\n",
+        loses=(),
+    ),
+    average(
+        "average_transposed_product",
+        "    T = x.shape[1]\n    A = torch.ones(T, T, dtype=x.dtype).tril()\n    A = A / A.sum(1, keepdim=True)\n    return (x.transpose(1, 2) @ A.T).transpose(1, 2)\n",
+        loses=(),
+    ),
+    average(
+        "average_fused_attention",
+        "    import torch.nn.functional as F\n    return F.scaled_dot_product_attention(torch.zeros_like(x), x, x, is_causal=True)\n",
+        loses=(),
+    ),
 ]
 
 
-graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
-    round_trip(CHAPTER, CASES, "tests.test_grading_01_rnn_limits", extra={"partial": {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}})
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = (
+    round_trip(
+        CHAPTER,
+        CASES,
+        "tests.test_grading_01_rnn_limits",
+        extra={"partial": {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}},
+    )
+)
 
 
 def scores(result):
@@ -149,9 +264,12 @@ def test_written_answer_is_left_for_manual_grading(results):
 def test_partly_wrong_notebook_gets_exact_partial_score_and_teaching_messages(results):
     result = results["partial"]
     assert scores(result) == {
-        "test_rnn_forward_shapes": 1, "test_rnn_forward_values": 0,
-        "test_jacobian_norms_shape": 1, "test_jacobian_norms_values": 2,
-        "test_causal_average_small": 0, "test_causal_average_batch": 0,
+        "test_rnn_forward_shapes": 1,
+        "test_rnn_forward_values": 0,
+        "test_jacobian_norms_shape": 1,
+        "test_jacobian_norms_values": 2,
+        "test_causal_average_small": 0,
+        "test_causal_average_batch": 0,
     }
     messages = {c.grade_id: c.message for c in result.cells}
     assert "recurrent weight is transposed" in messages["test_rnn_forward_values"]
@@ -161,14 +279,19 @@ def test_partly_wrong_notebook_gets_exact_partial_score_and_teaching_messages(re
 def test_self_check_prints_the_score_and_fails_below_full_marks(tmp_path):
     notebook = tmp_path / "my copy.ipynb"  # renamed, as learners do: the chapter is read from its cells
     shutil.copy(CHAPTERS / CHAPTER / f"{CHAPTER}.ipynb", notebook)
-    done = subprocess.run([sys.executable, "-m", "grader", "check", str(notebook)], cwd=tmp_path,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "check", str(notebook)], cwd=tmp_path, capture_output=True, text=True
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"({CHAPTER})" in done.stdout and "Autograded score: 0 / 9" in done.stdout
     assert "not done yet" in done.stdout
     assert "written answer, not answered yet" in done.stdout
     assert "BEGIN HIDDEN TESTS" not in done.stdout
-    wrong = subprocess.run([sys.executable, "-m", "grader", "check", str(notebook), "--chapter", "3"], cwd=tmp_path,
-                           capture_output=True, text=True)
+    wrong = subprocess.run(
+        [sys.executable, "-m", "grader", "check", str(notebook), "--chapter", "3"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
     assert f"holds the exercises of {CHAPTER}, not 03-attention" in wrong.stderr

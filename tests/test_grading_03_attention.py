@@ -3,7 +3,6 @@ hidden tests exist for (softmax over the wrong axis, no scaling, scaling by d_k,
 softmax, q and k swapped, NaN for a fully masked row, additive attention without tanh, self-attention
 without a value projection) each lose points."""
 
-
 from tests.submissions import case_makers, messages, mutate, round_trip
 
 CHAPTER = "03-attention"
@@ -13,8 +12,12 @@ NW_WEIGHTS = "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=
 SCORES = "scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., q_len, k_len)"
 FILL = 'scores = scores.masked_fill(~mask, float("-inf"))  # before the softmax, so the rest renormalise'
 SOFTMAX = "weights = torch.softmax(scores, dim=-1)  # over the keys: each query's weights sum to 1"
-ZERO_ROWS = "weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))  # no key: 0, not NaN"
-FEATURES = "features = torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))  # (..., q_len, k_len, d_hidden)"
+ZERO_ROWS = (
+    "weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))  # no key: 0, not NaN"
+)
+FEATURES = (
+    "features = torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))  # (..., q_len, k_len, d_hidden)"
+)
 ADD_SCORES = "scores = self.v_a(features).squeeze(-1)  # (..., q_len, k_len)"
 SELF_CALL = "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)"
 
@@ -26,34 +29,76 @@ def attention(name: str, *edits: tuple[str, str]) -> str:
 
 # The wrong answers graded through nbgrader: each the reference of its cell with the one mistake.
 ANSWERS = {
-    "nadaraya_watson_wrong_axis": {"nadaraya_watson": mutate(CHAPTER, "nadaraya_watson", (
-        NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)  # over the queries"),
-        case="nadaraya_watson_wrong_axis")},
-    "softmax_wrong_axis": {"scaled_dot_product_attention": attention(
-        "softmax_wrong_axis", (SOFTMAX, "weights = torch.softmax(scores, dim=-2)"))},
-    "no_scaling": {"scaled_dot_product_attention": attention("no_scaling", (SCORES, "scores = q @ k.transpose(-2, -1)"))},
-    "scaled_by_d_k": {"scaled_dot_product_attention": attention(
-        "scaled_by_d_k", (SCORES, "scores = q @ k.transpose(-2, -1) / q.size(-1)"))},
-    "mask_after_softmax": {"scaled_dot_product_attention": attention(
-        "mask_after_softmax", (f"    if mask is not None:\n        {FILL}\n", ""),
-        (ZERO_ROWS, "weights = weights * mask  # zeroed after the softmax, not renormalised"))},
-    "q_k_swapped": {"scaled_dot_product_attention": attention(
-        "q_k_swapped", (SCORES, "scores = k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))"))},
-    "nan_for_fully_masked_row": {"scaled_dot_product_attention": attention(
-        "nan_for_fully_masked_row", (f"    if mask is not None:\n        {ZERO_ROWS}\n", ""))},
-    "additive_without_tanh": {"additive_attention": mutate(CHAPTER, "additive_attention", (
-        FEATURES, "features = self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # no tanh"),
-        case="additive_without_tanh")},
-    "self_attention_raw_values": {"self_attention": mutate(CHAPTER, "self_attention", (
-        SELF_CALL, "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), x, mask)  # values not projected"),
-        case="self_attention_raw_values")},
+    "nadaraya_watson_wrong_axis": {
+        "nadaraya_watson": mutate(
+            CHAPTER,
+            "nadaraya_watson",
+            (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)  # over the queries"),
+            case="nadaraya_watson_wrong_axis",
+        )
+    },
+    "softmax_wrong_axis": {
+        "scaled_dot_product_attention": attention(
+            "softmax_wrong_axis", (SOFTMAX, "weights = torch.softmax(scores, dim=-2)")
+        )
+    },
+    "no_scaling": {
+        "scaled_dot_product_attention": attention("no_scaling", (SCORES, "scores = q @ k.transpose(-2, -1)"))
+    },
+    "scaled_by_d_k": {
+        "scaled_dot_product_attention": attention(
+            "scaled_by_d_k", (SCORES, "scores = q @ k.transpose(-2, -1) / q.size(-1)")
+        )
+    },
+    "mask_after_softmax": {
+        "scaled_dot_product_attention": attention(
+            "mask_after_softmax",
+            (f"    if mask is not None:\n        {FILL}\n", ""),
+            (ZERO_ROWS, "weights = weights * mask  # zeroed after the softmax, not renormalised"),
+        )
+    },
+    "q_k_swapped": {
+        "scaled_dot_product_attention": attention(
+            "q_k_swapped", (SCORES, "scores = k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))")
+        )
+    },
+    "nan_for_fully_masked_row": {
+        "scaled_dot_product_attention": attention(
+            "nan_for_fully_masked_row", (f"    if mask is not None:\n        {ZERO_ROWS}\n", "")
+        )
+    },
+    "additive_without_tanh": {
+        "additive_attention": mutate(
+            CHAPTER,
+            "additive_attention",
+            (FEATURES, "features = self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # no tanh"),
+            case="additive_without_tanh",
+        )
+    },
+    "self_attention_raw_values": {
+        "self_attention": mutate(
+            CHAPTER,
+            "self_attention",
+            (
+                SELF_CALL,
+                "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), x, mask)  # values not projected",
+            ),
+            case="self_attention_raw_values",
+        )
+    },
 }
 EXPECTED = {  # student -> autograded score out of 13 (the written question, 2 more points, is graded by hand)
-    "reference": 13, "untouched": 0,
+    "reference": 13,
+    "untouched": 0,
     "nadaraya_watson_wrong_axis": 11,
-    "softmax_wrong_axis": 7, "no_scaling": 7, "scaled_by_d_k": 7, "q_k_swapped": 7,
-    "mask_after_softmax": 10, "nan_for_fully_masked_row": 10,
-    "additive_without_tanh": 10, "self_attention_raw_values": 11,
+    "softmax_wrong_axis": 7,
+    "no_scaling": 7,
+    "scaled_by_d_k": 7,
+    "q_k_swapped": 7,
+    "mask_after_softmax": 10,
+    "nan_for_fully_masked_row": 10,
+    "additive_without_tanh": 10,
+    "self_attention_raw_values": 11,
 }
 MESSAGES = {  # student -> what the failing tests' messages must say
     "nadaraya_watson_wrong_axis": "softmax over the key axis?",
@@ -69,7 +114,11 @@ MESSAGES = {  # student -> what the failing tests' messages must say
 
 
 NW, SDPA = ("test_nadaraya_watson",), ("test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask")
-SDPA_MASK, ADDITIVE, SELF = ("test_scaled_dot_product_attention_mask",), ("test_additive_attention",), ("test_self_attention",)
+SDPA_MASK, ADDITIVE, SELF = (
+    ("test_scaled_dot_product_attention_mask",),
+    ("test_additive_attention",),
+    ("test_self_attention",),
+)
 
 
 case, ok = case_makers(CHAPTER)
@@ -77,71 +126,289 @@ case, ok = case_makers(CHAPTER)
 
 CASES = [
     # nadaraya_watson
-    case("nw_wrong_axis", "nadaraya_watson", NW, (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)"), says="softmax over the key axis?"),
-    case("nw_no_factor_2", "nadaraya_watson", NW, (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / bandwidth**2, dim=-1)"), says="the factor 2 is missing"),
-    case("nw_h_not_squared", "nadaraya_watson", NW, (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth), dim=-1)"), says="square the bandwidth"),
-    case("nw_sign", "nadaraya_watson", NW, (NW_WEIGHTS, "weights = torch.softmax(distances**2 / (2 * bandwidth**2), dim=-1)"), says="minus the squared distance"),
-    case("nw_exp_over_sum", "nadaraya_watson", NW, (NW_WEIGHTS, "kernel = torch.exp(-(distances**2) / (2 * bandwidth**2))\n    weights = kernel / kernel.sum(-1, keepdim=True)"),
-         says="underflows"),
-    case("nw_abs_distance", "nadaraya_watson", NW, (NW_WEIGHTS, "weights = torch.softmax(-distances.abs() / (2 * bandwidth**2), dim=-1)")),
-    case("nw_weights_transposed", "nadaraya_watson", NW, ("return weights @ y_train, weights", "return weights @ y_train, weights.T")),
-    case("nw_squeezed", "nadaraya_watson", NW, ("return weights @ y_train, weights", "return (weights @ y_train).squeeze(), weights.squeeze()")),
-    ok("nw_cdist", "nadaraya_watson", ("distances = x_query[:, None] - x_train[None, :]  # (n_query, n_train)", "distances = torch.cdist(x_query[:, None], x_train[:, None])"),
-       ("return weights @ y_train, weights", "return (weights * y_train).sum(-1), weights")),
-    ok("nw_F_softmax_einsum", "nadaraya_watson", (NW_WEIGHTS, "weights = F.softmax(-0.5 * ((x_query.unsqueeze(1) - x_train.unsqueeze(0)) / bandwidth) ** 2, dim=1)"),
-       ("return weights @ y_train, weights", "return torch.einsum('qn,n->q', weights, y_train), weights")),
+    case(
+        "nw_wrong_axis",
+        "nadaraya_watson",
+        NW,
+        (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)"),
+        says="softmax over the key axis?",
+    ),
+    case(
+        "nw_no_factor_2",
+        "nadaraya_watson",
+        NW,
+        (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / bandwidth**2, dim=-1)"),
+        says="the factor 2 is missing",
+    ),
+    case(
+        "nw_h_not_squared",
+        "nadaraya_watson",
+        NW,
+        (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth), dim=-1)"),
+        says="square the bandwidth",
+    ),
+    case(
+        "nw_sign",
+        "nadaraya_watson",
+        NW,
+        (NW_WEIGHTS, "weights = torch.softmax(distances**2 / (2 * bandwidth**2), dim=-1)"),
+        says="minus the squared distance",
+    ),
+    case(
+        "nw_exp_over_sum",
+        "nadaraya_watson",
+        NW,
+        (
+            NW_WEIGHTS,
+            "kernel = torch.exp(-(distances**2) / (2 * bandwidth**2))\n    weights = kernel / kernel.sum(-1, keepdim=True)",
+        ),
+        says="underflows",
+    ),
+    case(
+        "nw_abs_distance",
+        "nadaraya_watson",
+        NW,
+        (NW_WEIGHTS, "weights = torch.softmax(-distances.abs() / (2 * bandwidth**2), dim=-1)"),
+    ),
+    case(
+        "nw_weights_transposed",
+        "nadaraya_watson",
+        NW,
+        ("return weights @ y_train, weights", "return weights @ y_train, weights.T"),
+    ),
+    case(
+        "nw_squeezed",
+        "nadaraya_watson",
+        NW,
+        ("return weights @ y_train, weights", "return (weights @ y_train).squeeze(), weights.squeeze()"),
+    ),
+    ok(
+        "nw_cdist",
+        "nadaraya_watson",
+        (
+            "distances = x_query[:, None] - x_train[None, :]  # (n_query, n_train)",
+            "distances = torch.cdist(x_query[:, None], x_train[:, None])",
+        ),
+        ("return weights @ y_train, weights", "return (weights * y_train).sum(-1), weights"),
+    ),
+    ok(
+        "nw_F_softmax_einsum",
+        "nadaraya_watson",
+        (
+            NW_WEIGHTS,
+            "weights = F.softmax(-0.5 * ((x_query.unsqueeze(1) - x_train.unsqueeze(0)) / bandwidth) ** 2, dim=1)",
+        ),
+        ("return weights @ y_train, weights", "return torch.einsum('qn,n->q', weights, y_train), weights"),
+    ),
     # scaled_dot_product_attention
-    case("sdpa_scale_by_d_v", "scaled_dot_product_attention", SDPA, (SCORES, "scores = q @ k.transpose(-2, -1) / math.sqrt(v.size(-1))")),
-    case("sdpa_k_T", "scaled_dot_product_attention", SDPA, (SCORES, "scores = q @ k.transpose(1, 2) / math.sqrt(q.size(-1))")),
-    case("sdpa_fill_zero", "scaled_dot_product_attention", SDPA_MASK, (FILL, "scores = scores.masked_fill(~mask, 0.0)")),
-    case("sdpa_mask_inverted", "scaled_dot_product_attention", SDPA_MASK, (FILL, 'scores = scores.masked_fill(mask, float("-inf"))')),
-    case("sdpa_fill_large_negative", "scaled_dot_product_attention", SDPA_MASK, (FILL, "scores = scores.masked_fill(~mask, -1e9)"), (ZERO_ROWS, "pass"), says="not a uniform average"),
+    case(
+        "sdpa_scale_by_d_v",
+        "scaled_dot_product_attention",
+        SDPA,
+        (SCORES, "scores = q @ k.transpose(-2, -1) / math.sqrt(v.size(-1))"),
+    ),
+    case(
+        "sdpa_k_T",
+        "scaled_dot_product_attention",
+        SDPA,
+        (SCORES, "scores = q @ k.transpose(1, 2) / math.sqrt(q.size(-1))"),
+    ),
+    case(
+        "sdpa_fill_zero", "scaled_dot_product_attention", SDPA_MASK, (FILL, "scores = scores.masked_fill(~mask, 0.0)")
+    ),
+    case(
+        "sdpa_mask_inverted",
+        "scaled_dot_product_attention",
+        SDPA_MASK,
+        (FILL, 'scores = scores.masked_fill(mask, float("-inf"))'),
+    ),
+    case(
+        "sdpa_fill_large_negative",
+        "scaled_dot_product_attention",
+        SDPA_MASK,
+        (FILL, "scores = scores.masked_fill(~mask, -1e9)"),
+        (ZERO_ROWS, "pass"),
+        says="not a uniform average",
+    ),
     ok("sdpa_nan_to_num", "scaled_dot_product_attention", (ZERO_ROWS, "weights = torch.nan_to_num(weights)")),
     case("sdpa_mask_ignored", "scaled_dot_product_attention", SDPA_MASK, (FILL, "pass"), (ZERO_ROWS, "pass")),
-    case("sdpa_nan_times_zero", "scaled_dot_product_attention", SDPA_MASK, (ZERO_ROWS, "weights = weights * mask.any(-1, keepdim=True)"), says="NaN"),
-    case("sdpa_additive_mask_nan_gradients", "scaled_dot_product_attention", SDPA_MASK,
-         (FILL, 'scores = scores + torch.zeros_like(scores).masked_fill(mask.logical_not(), float("-inf"))'),
-         (ZERO_ROWS, "weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)"), says="gradients contain NaN"),
-    case("sdpa_float32_scale_tensor", "scaled_dot_product_attention", SDPA, (SCORES, "scores = (q @ k.transpose(-2, -1)) / torch.tensor(q.size(-1), dtype=torch.float32).sqrt().to(q.dtype).half().float()")),
-    ok("sdpa_einsum_where", "scaled_dot_product_attention", (SCORES, "scores = torch.einsum('...qd,...kd->...qk', q, k) * q.shape[-1] ** -0.5"),
-       (FILL, 'scores = torch.where(mask, scores, torch.tensor(float("-inf"), dtype=scores.dtype))')),
-    ok("sdpa_mT_masked_fill_rows", "scaled_dot_product_attention", (SCORES, "scores = torch.matmul(q, k.mT) / q.shape[-1] ** 0.5"),
-       (FILL, 'scores = scores.masked_fill(mask == 0, float("-inf"))'), (ZERO_ROWS, "weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)")),
+    case(
+        "sdpa_nan_times_zero",
+        "scaled_dot_product_attention",
+        SDPA_MASK,
+        (ZERO_ROWS, "weights = weights * mask.any(-1, keepdim=True)"),
+        says="NaN",
+    ),
+    case(
+        "sdpa_additive_mask_nan_gradients",
+        "scaled_dot_product_attention",
+        SDPA_MASK,
+        (FILL, 'scores = scores + torch.zeros_like(scores).masked_fill(mask.logical_not(), float("-inf"))'),
+        (ZERO_ROWS, "weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)"),
+        says="gradients contain NaN",
+    ),
+    case(
+        "sdpa_float32_scale_tensor",
+        "scaled_dot_product_attention",
+        SDPA,
+        (
+            SCORES,
+            "scores = (q @ k.transpose(-2, -1)) / torch.tensor(q.size(-1), dtype=torch.float32).sqrt().to(q.dtype).half().float()",
+        ),
+    ),
+    ok(
+        "sdpa_einsum_where",
+        "scaled_dot_product_attention",
+        (SCORES, "scores = torch.einsum('...qd,...kd->...qk', q, k) * q.shape[-1] ** -0.5"),
+        (FILL, 'scores = torch.where(mask, scores, torch.tensor(float("-inf"), dtype=scores.dtype))'),
+    ),
+    ok(
+        "sdpa_mT_masked_fill_rows",
+        "scaled_dot_product_attention",
+        (SCORES, "scores = torch.matmul(q, k.mT) / q.shape[-1] ** 0.5"),
+        (FILL, 'scores = scores.masked_fill(mask == 0, float("-inf"))'),
+        (ZERO_ROWS, "weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)"),
+    ),
     # AdditiveAttention
-    case("additive_squeeze_all", "additive_attention", ADDITIVE, (ADD_SCORES, "scores = self.v_a(features).squeeze()"), says="squeeze(-1) only"),
-    case("additive_relu", "additive_attention", ADDITIVE, (FEATURES, "features = torch.relu(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))")),
-    case("additive_scaled", "additive_attention", ADDITIVE, (ADD_SCORES, "scores = self.v_a(features).squeeze(-1) / 2.0"), says="no scaling"),
-    case("additive_with_bias", "additive_attention", ADDITIVE, ("self.W_q = nn.Linear(d_query, d_hidden, bias=False)", "self.W_q = nn.Linear(d_query, d_hidden)"), says="no bias"),
-    case("additive_wrong_axis", "additive_attention", ADDITIVE, ("weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)"), says="softmax over the key axis?"),
-    case("additive_mask_ignored", "additive_attention", ADDITIVE, ("scores = scores.masked_fill(~mask, float(\"-inf\"))", "pass"),
-         ("weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))", "pass")),
-    case("additive_nan_rows", "additive_attention", ADDITIVE, ("weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))", "pass"), says="NaN"),
-    case("additive_unsqueeze_swapped", "additive_attention", ADDITIVE, (FEATURES, "features = torch.tanh(self.W_q(q).unsqueeze(-3) + self.W_k(k).unsqueeze(-2))")),
-    case("additive_batch_first_indexing", "additive_attention", ADDITIVE, (FEATURES, "features = torch.tanh(self.W_q(q)[:, :, None, :] + self.W_k(k)[:, None, :, :])")),
-    ok("additive_einsum", "additive_attention", (ADD_SCORES, "scores = torch.einsum('...qkh,h->...qk', features, self.v_a.weight[0])")),
-    ok("additive_matmul_index", "additive_attention", (FEATURES, "features = (self.W_q(q)[..., :, None, :] + self.W_k(k)[..., None, :, :]).tanh()"),
-       (ADD_SCORES, "scores = (features @ self.v_a.weight.T)[..., 0]")),
+    case(
+        "additive_squeeze_all",
+        "additive_attention",
+        ADDITIVE,
+        (ADD_SCORES, "scores = self.v_a(features).squeeze()"),
+        says="squeeze(-1) only",
+    ),
+    case(
+        "additive_relu",
+        "additive_attention",
+        ADDITIVE,
+        (FEATURES, "features = torch.relu(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))"),
+    ),
+    case(
+        "additive_scaled",
+        "additive_attention",
+        ADDITIVE,
+        (ADD_SCORES, "scores = self.v_a(features).squeeze(-1) / 2.0"),
+        says="no scaling",
+    ),
+    case(
+        "additive_with_bias",
+        "additive_attention",
+        ADDITIVE,
+        ("self.W_q = nn.Linear(d_query, d_hidden, bias=False)", "self.W_q = nn.Linear(d_query, d_hidden)"),
+        says="no bias",
+    ),
+    case(
+        "additive_wrong_axis",
+        "additive_attention",
+        ADDITIVE,
+        ("weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)"),
+        says="softmax over the key axis?",
+    ),
+    case(
+        "additive_mask_ignored",
+        "additive_attention",
+        ADDITIVE,
+        ('scores = scores.masked_fill(~mask, float("-inf"))', "pass"),
+        ("weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))", "pass"),
+    ),
+    case(
+        "additive_nan_rows",
+        "additive_attention",
+        ADDITIVE,
+        ("weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))", "pass"),
+        says="NaN",
+    ),
+    case(
+        "additive_unsqueeze_swapped",
+        "additive_attention",
+        ADDITIVE,
+        (FEATURES, "features = torch.tanh(self.W_q(q).unsqueeze(-3) + self.W_k(k).unsqueeze(-2))"),
+    ),
+    case(
+        "additive_batch_first_indexing",
+        "additive_attention",
+        ADDITIVE,
+        (FEATURES, "features = torch.tanh(self.W_q(q)[:, :, None, :] + self.W_k(k)[:, None, :, :])"),
+    ),
+    ok(
+        "additive_einsum",
+        "additive_attention",
+        (ADD_SCORES, "scores = torch.einsum('...qkh,h->...qk', features, self.v_a.weight[0])"),
+    ),
+    ok(
+        "additive_matmul_index",
+        "additive_attention",
+        (FEATURES, "features = (self.W_q(q)[..., :, None, :] + self.W_k(k)[..., None, :, :]).tanh()"),
+        (ADD_SCORES, "scores = (features @ self.v_a.weight.T)[..., 0]"),
+    ),
     # SelfAttention
-    case("self_q_k_swapped", "self_attention", SELF, (SELF_CALL, "return scaled_dot_product_attention(self.W_k(x), self.W_q(x), self.W_v(x), mask)"), says="W_q and W_k are swapped"),
-    case("self_mask_dropped", "self_attention", SELF, (SELF_CALL, "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x))"), says="the mask was ignored"),
-    case("self_values_by_w_q", "self_attention", SELF, (SELF_CALL, "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_q(x), mask)"), says="not W_q(x)"),
-    case("self_with_bias", "self_attention", SELF, ("self.W_q = nn.Linear(d_model, d_k, bias=False)", "self.W_q = nn.Linear(d_model, d_k)"), says="no bias"),
+    case(
+        "self_q_k_swapped",
+        "self_attention",
+        SELF,
+        (SELF_CALL, "return scaled_dot_product_attention(self.W_k(x), self.W_q(x), self.W_v(x), mask)"),
+        says="W_q and W_k are swapped",
+    ),
+    case(
+        "self_mask_dropped",
+        "self_attention",
+        SELF,
+        (SELF_CALL, "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x))"),
+        says="the mask was ignored",
+    ),
+    case(
+        "self_values_by_w_q",
+        "self_attention",
+        SELF,
+        (SELF_CALL, "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_q(x), mask)"),
+        says="not W_q(x)",
+    ),
+    case(
+        "self_with_bias",
+        "self_attention",
+        SELF,
+        ("self.W_q = nn.Linear(d_model, d_k, bias=False)", "self.W_q = nn.Linear(d_model, d_k)"),
+        says="no bias",
+    ),
     case("self_d_k_ignored", "self_attention", SELF, ("d_k = d_model if d_k is None else d_k", "d_k = d_model")),
-    case("self_squeezed_batch", "self_attention", SELF, (SELF_CALL, "out, weights = scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)\n        return out.squeeze(0), weights.squeeze(0)")),
-    ok("self_inline_attention", "self_attention", (SELF_CALL, "q, k, v = self.W_q(x), self.W_k(x), self.W_v(x)\n"
-        "        scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])\n"
-        "        if mask is not None:\n"
-        "            scores = scores.masked_fill(~mask, float('-inf'))\n"
-        "        weights = scores.softmax(-1)\n"
-        "        if mask is not None:\n"
-        "            weights = torch.where(mask.any(-1, keepdim=True), weights, 0.0)\n"
-        "        return weights @ v, weights")),
-    ok("self_keyword_call", "self_attention", (SELF_CALL, "q, k, v = (layer(x) for layer in (self.W_q, self.W_k, self.W_v))\n        return scaled_dot_product_attention(q, k, v, mask=mask)")),
+    case(
+        "self_squeezed_batch",
+        "self_attention",
+        SELF,
+        (
+            SELF_CALL,
+            "out, weights = scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)\n        return out.squeeze(0), weights.squeeze(0)",
+        ),
+    ),
+    ok(
+        "self_inline_attention",
+        "self_attention",
+        (
+            SELF_CALL,
+            "q, k, v = self.W_q(x), self.W_k(x), self.W_v(x)\n"
+            "        scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])\n"
+            "        if mask is not None:\n"
+            "            scores = scores.masked_fill(~mask, float('-inf'))\n"
+            "        weights = scores.softmax(-1)\n"
+            "        if mask is not None:\n"
+            "            weights = torch.where(mask.any(-1, keepdim=True), weights, 0.0)\n"
+            "        return weights @ v, weights",
+        ),
+    ),
+    ok(
+        "self_keyword_call",
+        "self_attention",
+        (
+            SELF_CALL,
+            "q, k, v = (layer(x) for layer in (self.W_q, self.W_k, self.W_v))\n        return scaled_dot_product_attention(q, k, v, mask=mask)",
+        ),
+    ),
 ]
 
 
-graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = (
     round_trip(CHAPTER, CASES, "tests.test_grading_03_attention", extra=ANSWERS)
+)
 
 
 def test_scores(results):

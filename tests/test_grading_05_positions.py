@@ -4,7 +4,6 @@ a table built on the CPU in forward or kept out of the module's buffers, RoPE ro
 (i, i + d/2), learned positions indexed from the CPU, an equivariance check that forgets to shuffle the
 output) each lose points."""
 
-
 from tests.submissions import case_makers, messages, mutate, round_trip
 
 CHAPTER = "05-positions"
@@ -20,45 +19,96 @@ ADD = "return self.dropout(x + self.pe[:seq].to(x.dtype))"
 LEARNED_LINES = "positions = torch.arange(offset, offset + x.size(1), device=x.device)\n        return self.dropout(x + self.embedding(positions).to(x.dtype))"
 THETA = "theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,)"
 ROPE_POSITIONS = "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)"
-ROTATED = "rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)"
+ROTATED = (
+    "rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)"
+)
 COS_SIN = "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)"
-LENGTH_CHECK = ("        if seq > self.pe.size(0):\n            raise ValueError(f\"a sequence of {seq} tokens is longer than "
-                "max_len={self.pe.size(0)}: build PositionalEncoding with a larger max_len\")\n")
+LENGTH_CHECK = (
+    '        if seq > self.pe.size(0):\n            raise ValueError(f"a sequence of {seq} tokens is longer than '
+    'max_len={self.pe.size(0)}: build PositionalEncoding with a larger max_len")\n'
+)
 PAIRS = "x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair"
 
 
 # The wrong answers graded through nbgrader: each the reference of its cell with the one mistake.
-SIN_COS_SWAPPED = mutate(CHAPTER, "sinusoidal_encoding", (
-    FILL, "pe[:, 0::2] = torch.cos(angles)  # swapped\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])"),
-    case="sin_cos_swapped")
-EXPONENT_I = mutate(CHAPTER, "sinusoidal_encoding", (
-    f"{TWO_I}\n    {ANGLES}", "i = torch.arange((d_model + 1) // 2, dtype=torch.float32)  # the pair index, used where 2i "
-    "belongs\n    angles = positions / 10000 ** (i / d_model)"), case="exponent_i_not_2i")
-NO_BASE = mutate(CHAPTER, "sinusoidal_encoding", (
-    ANGLES, "angles = positions * torch.exp(-two_i / d_model)  # the log(10000) factor forgotten"), case="no_10000_base")
-TABLE_BUILT_IN_FORWARD = mutate(CHAPTER, "positional_encoding", (
-    f"seq = x.size(1)\n{LENGTH_CHECK}        {ADD}", "# a fresh table on the CPU at every call, instead of the buffer that "
-    "moved with the module\n        return self.dropout(x + sinusoidal_encoding(x.size(1), x.size(2)).to(x.dtype))"),
-    case="table_built_in_forward")
-TABLE_NOT_A_BUFFER = mutate(CHAPTER, "positional_encoding", (
-    BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)  # a plain attribute: .to(device) leaves it behind"),
-    case="table_not_a_buffer")
-LEARNED_ON_CPU = mutate(CHAPTER, "learned_positional_embedding", (
-    "positions = torch.arange(offset, offset + x.size(1), device=x.device)",
-    "positions = torch.arange(offset, offset + x.size(1))  # on the CPU, whatever x.device"), case="learned_positions_on_cpu")
-ROPE_HALF_SPLIT = mutate(CHAPTER, "apply_rope", (
-    f"{PAIRS}\n    {ROTATED}\n    return rotated.flatten(-2)",
-    "x1, x2 = x[..., : d // 2], x[..., d // 2 :]  # pairs (i, i + d/2): the rotate_half convention\n"
-    "    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)"), case="rope_half_split")
-GAP_UNSHUFFLED = mutate(CHAPTER, "permutation_equivariance_gap", (
-    f"{GAP_LINE}\n    {GAP_RETURN}", "return (output(x[:, perm]) - output(x)).abs().max().item()  # the output is not shuffled"),
-    case="gap_output_unshuffled")
+SIN_COS_SWAPPED = mutate(
+    CHAPTER,
+    "sinusoidal_encoding",
+    (FILL, "pe[:, 0::2] = torch.cos(angles)  # swapped\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])"),
+    case="sin_cos_swapped",
+)
+EXPONENT_I = mutate(
+    CHAPTER,
+    "sinusoidal_encoding",
+    (
+        f"{TWO_I}\n    {ANGLES}",
+        "i = torch.arange((d_model + 1) // 2, dtype=torch.float32)  # the pair index, used where 2i "
+        "belongs\n    angles = positions / 10000 ** (i / d_model)",
+    ),
+    case="exponent_i_not_2i",
+)
+NO_BASE = mutate(
+    CHAPTER,
+    "sinusoidal_encoding",
+    (ANGLES, "angles = positions * torch.exp(-two_i / d_model)  # the log(10000) factor forgotten"),
+    case="no_10000_base",
+)
+TABLE_BUILT_IN_FORWARD = mutate(
+    CHAPTER,
+    "positional_encoding",
+    (
+        f"seq = x.size(1)\n{LENGTH_CHECK}        {ADD}",
+        "# a fresh table on the CPU at every call, instead of the buffer that "
+        "moved with the module\n        return self.dropout(x + sinusoidal_encoding(x.size(1), x.size(2)).to(x.dtype))",
+    ),
+    case="table_built_in_forward",
+)
+TABLE_NOT_A_BUFFER = mutate(
+    CHAPTER,
+    "positional_encoding",
+    (BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)  # a plain attribute: .to(device) leaves it behind"),
+    case="table_not_a_buffer",
+)
+LEARNED_ON_CPU = mutate(
+    CHAPTER,
+    "learned_positional_embedding",
+    (
+        "positions = torch.arange(offset, offset + x.size(1), device=x.device)",
+        "positions = torch.arange(offset, offset + x.size(1))  # on the CPU, whatever x.device",
+    ),
+    case="learned_positions_on_cpu",
+)
+ROPE_HALF_SPLIT = mutate(
+    CHAPTER,
+    "apply_rope",
+    (
+        f"{PAIRS}\n    {ROTATED}\n    return rotated.flatten(-2)",
+        "x1, x2 = x[..., : d // 2], x[..., d // 2 :]  # pairs (i, i + d/2): the rotate_half convention\n"
+        "    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)",
+    ),
+    case="rope_half_split",
+)
+GAP_UNSHUFFLED = mutate(
+    CHAPTER,
+    "permutation_equivariance_gap",
+    (
+        f"{GAP_LINE}\n    {GAP_RETURN}",
+        "return (output(x[:, perm]) - output(x)).abs().max().item()  # the output is not shuffled",
+    ),
+    case="gap_output_unshuffled",
+)
 
 EXPECTED = {  # student -> autograded score out of 14
-    "reference": 14, "untouched": 0,
-    "sin_cos_swapped": 11, "exponent_i_not_2i": 11, "no_10000_base": 11,
-    "table_built_in_forward": 11, "table_not_a_buffer": 11, "learned_positions_on_cpu": 12,
-    "rope_half_split": 11, "gap_output_unshuffled": 12,
+    "reference": 14,
+    "untouched": 0,
+    "sin_cos_swapped": 11,
+    "exponent_i_not_2i": 11,
+    "no_10000_base": 11,
+    "table_built_in_forward": 11,
+    "table_not_a_buffer": 11,
+    "learned_positions_on_cpu": 12,
+    "rope_half_split": 11,
+    "gap_output_unshuffled": 12,
 }
 ANSWERS = {
     "sin_cos_swapped": {"sinusoidal_encoding": SIN_COS_SWAPPED},
@@ -72,7 +122,12 @@ ANSWERS = {
 }
 
 
-GAP, SIN, PE, LEARNED = ("test_permutation_equivariance_gap",), ("test_sinusoidal_encoding",), ("test_positional_encoding",), ("test_learned_positional_embedding",)
+GAP, SIN, PE, LEARNED = (
+    ("test_permutation_equivariance_gap",),
+    ("test_sinusoidal_encoding",),
+    ("test_positional_encoding",),
+    ("test_learned_positional_embedding",),
+)
 ROPE, ROPE_BOTH = ("test_apply_rope",), ("test_apply_rope", "test_rope_relative")
 
 
@@ -81,119 +136,515 @@ case, ok = case_makers(CHAPTER)
 
 CASES = [
     # permutation_equivariance_gap
-    case("gap_unshuffled_output", "permutation_equivariance_gap", GAP, (GAP_LINE, "gap = output(x[:, perm]) - output(x)"), says="layer(x)[:, perm]"),
-    case("gap_inverse_permutation", "permutation_equivariance_gap", GAP, (GAP_LINE, "gap = output(x[:, perm]) - output(x)[:, perm.argsort()]"), says="inverse permutation"),
-    case("gap_batch_shuffled", "permutation_equivariance_gap", GAP, (GAP_LINE, "gap = output(x[perm]) - output(x)[perm]")),
-    case("gap_tuple_not_unpacked", "permutation_equivariance_gap", GAP, ("return out[0] if isinstance(out, tuple) else out", "return out"), says="first element"),
+    case(
+        "gap_unshuffled_output",
+        "permutation_equivariance_gap",
+        GAP,
+        (GAP_LINE, "gap = output(x[:, perm]) - output(x)"),
+        says="layer(x)[:, perm]",
+    ),
+    case(
+        "gap_inverse_permutation",
+        "permutation_equivariance_gap",
+        GAP,
+        (GAP_LINE, "gap = output(x[:, perm]) - output(x)[:, perm.argsort()]"),
+        says="inverse permutation",
+    ),
+    case(
+        "gap_batch_shuffled", "permutation_equivariance_gap", GAP, (GAP_LINE, "gap = output(x[perm]) - output(x)[perm]")
+    ),
+    case(
+        "gap_tuple_not_unpacked",
+        "permutation_equivariance_gap",
+        GAP,
+        ("return out[0] if isinstance(out, tuple) else out", "return out"),
+        says="first element",
+    ),
     case("gap_mean", "permutation_equivariance_gap", GAP, (GAP_RETURN, "return gap.abs().mean().item()")),
     case("gap_no_abs", "permutation_equivariance_gap", GAP, (GAP_RETURN, "return gap.max().item()"), says="absolute"),
-    case("gap_tensor_returned", "permutation_equivariance_gap", GAP, (GAP_RETURN, "return gap.abs().max()"), says="Python float"),
+    case(
+        "gap_tensor_returned",
+        "permutation_equivariance_gap",
+        GAP,
+        (GAP_RETURN, "return gap.abs().max()"),
+        says="Python float",
+    ),
     case("gap_l2_norm", "permutation_equivariance_gap", GAP, (GAP_RETURN, "return gap.norm().item()")),
-    ok("gap_unshuffle_the_shuffled", "permutation_equivariance_gap", (GAP_LINE, "gap = output(x[:, perm])[:, torch.argsort(perm)] - output(x)")),
-    ok("gap_index_select_float", "permutation_equivariance_gap", (GAP_LINE, "gap = output(x.index_select(1, perm)) - output(x).index_select(1, perm)"),
-       (GAP_RETURN, "return float(torch.max(torch.abs(gap)))")),
-    ok("gap_detach_without_no_grad", "permutation_equivariance_gap",
-       ("    with torch.no_grad():\n        " + GAP_LINE + "\n    " + GAP_RETURN,
-        "    shuffled = output(x[:, perm]).detach()\n    return (shuffled - output(x).detach()[:, perm]).abs().amax().item()")),
+    ok(
+        "gap_unshuffle_the_shuffled",
+        "permutation_equivariance_gap",
+        (GAP_LINE, "gap = output(x[:, perm])[:, torch.argsort(perm)] - output(x)"),
+    ),
+    ok(
+        "gap_index_select_float",
+        "permutation_equivariance_gap",
+        (GAP_LINE, "gap = output(x.index_select(1, perm)) - output(x).index_select(1, perm)"),
+        (GAP_RETURN, "return float(torch.max(torch.abs(gap)))"),
+    ),
+    ok(
+        "gap_detach_without_no_grad",
+        "permutation_equivariance_gap",
+        (
+            "    with torch.no_grad():\n        " + GAP_LINE + "\n    " + GAP_RETURN,
+            "    shuffled = output(x[:, perm]).detach()\n    return (shuffled - output(x).detach()[:, perm]).abs().amax().item()",
+        ),
+    ),
     # sinusoidal_encoding
-    case("sin_cos_swapped_in_cell", "sinusoidal_encoding", SIN, (FILL, "pe[:, 0::2] = torch.cos(angles)\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])"), says="swapped"),
-    case("exponent_i_over_d", "sinusoidal_encoding", SIN, (TWO_I, "two_i = torch.arange((d_model + 1) // 2, dtype=torch.float32)"), says="i/d_model"),
-    case("exponent_4i_over_d", "sinusoidal_encoding", SIN, (ANGLES, "angles = positions / 10000 ** (2 * two_i / d_model)"), says="4i/d_model"),
-    case("exp_without_log_base", "sinusoidal_encoding", SIN, (ANGLES, "angles = positions * torch.exp(-two_i / d_model)"), says="log(10000)"),
-    case("base_1000", "sinusoidal_encoding", SIN, (ANGLES, "angles = positions / 1000 ** (two_i / d_model)"), says="the base is 10000"),
+    case(
+        "sin_cos_swapped_in_cell",
+        "sinusoidal_encoding",
+        SIN,
+        (FILL, "pe[:, 0::2] = torch.cos(angles)\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])"),
+        says="swapped",
+    ),
+    case(
+        "exponent_i_over_d",
+        "sinusoidal_encoding",
+        SIN,
+        (TWO_I, "two_i = torch.arange((d_model + 1) // 2, dtype=torch.float32)"),
+        says="i/d_model",
+    ),
+    case(
+        "exponent_4i_over_d",
+        "sinusoidal_encoding",
+        SIN,
+        (ANGLES, "angles = positions / 10000 ** (2 * two_i / d_model)"),
+        says="4i/d_model",
+    ),
+    case(
+        "exp_without_log_base",
+        "sinusoidal_encoding",
+        SIN,
+        (ANGLES, "angles = positions * torch.exp(-two_i / d_model)"),
+        says="log(10000)",
+    ),
+    case(
+        "base_1000",
+        "sinusoidal_encoding",
+        SIN,
+        (ANGLES, "angles = positions / 1000 ** (two_i / d_model)"),
+        says="the base is 10000",
+    ),
     case("angles_multiplied", "sinusoidal_encoding", SIN, (ANGLES, "angles = positions * 10000 ** (two_i / d_model)")),
-    case("sines_then_cosines", "sinusoidal_encoding", SIN, (FILL, "pe = torch.cat([torch.sin(angles), torch.cos(angles[:, : d_model // 2])], dim=-1)"), says="interleave"),
-    case("alternating_over_time_steps", "sinusoidal_encoding", SIN,
-         (FILL, "full = positions / 10000 ** ((torch.arange(d_model) // 2 * 2) / d_model)\n    pe = torch.where(positions.long() % 2 == 0, torch.sin(full), torch.cos(full))"),
-         says="not over the positions"),
-    case("frequency_per_dimension", "sinusoidal_encoding", SIN,
-         (FILL, "full = positions / 10000 ** (torch.arange(d_model) / d_model)\n    pe[:, 0::2] = torch.sin(full[:, 0::2])\n    pe[:, 1::2] = torch.cos(full[:, 1::2])"),
-         says="share one frequency"),
-    case("positions_from_one", "sinusoidal_encoding", SIN, (POSITIONS, "positions = torch.arange(1, max_len + 1, dtype=torch.float32)[:, None]"), says="positions start at 0"),
-    case("odd_d_model_crashes", "sinusoidal_encoding", SIN, (FILL, "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.cos(angles)"), says="odd d_model"),
-    case("odd_d_model_last_column_cosine", "sinusoidal_encoding", SIN,
-         (FILL, "pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)[:, -d_model:]")),
-    case("float64_table", "sinusoidal_encoding", SIN, (POSITIONS, "positions = torch.arange(max_len, dtype=torch.float64)[:, None]"),
-         (TWO_I, "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)"), ("pe = torch.zeros(max_len, d_model)", "pe = torch.zeros(max_len, d_model, dtype=torch.float64)"), says="float32"),
-    case("cosine_forgotten", "sinusoidal_encoding", SIN, (FILL, "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])")),
+    case(
+        "sines_then_cosines",
+        "sinusoidal_encoding",
+        SIN,
+        (FILL, "pe = torch.cat([torch.sin(angles), torch.cos(angles[:, : d_model // 2])], dim=-1)"),
+        says="interleave",
+    ),
+    case(
+        "alternating_over_time_steps",
+        "sinusoidal_encoding",
+        SIN,
+        (
+            FILL,
+            "full = positions / 10000 ** ((torch.arange(d_model) // 2 * 2) / d_model)\n    pe = torch.where(positions.long() % 2 == 0, torch.sin(full), torch.cos(full))",
+        ),
+        says="not over the positions",
+    ),
+    case(
+        "frequency_per_dimension",
+        "sinusoidal_encoding",
+        SIN,
+        (
+            FILL,
+            "full = positions / 10000 ** (torch.arange(d_model) / d_model)\n    pe[:, 0::2] = torch.sin(full[:, 0::2])\n    pe[:, 1::2] = torch.cos(full[:, 1::2])",
+        ),
+        says="share one frequency",
+    ),
+    case(
+        "positions_from_one",
+        "sinusoidal_encoding",
+        SIN,
+        (POSITIONS, "positions = torch.arange(1, max_len + 1, dtype=torch.float32)[:, None]"),
+        says="positions start at 0",
+    ),
+    case(
+        "odd_d_model_crashes",
+        "sinusoidal_encoding",
+        SIN,
+        (FILL, "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.cos(angles)"),
+        says="odd d_model",
+    ),
+    case(
+        "odd_d_model_last_column_cosine",
+        "sinusoidal_encoding",
+        SIN,
+        (FILL, "pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)[:, -d_model:]"),
+    ),
+    case(
+        "float64_table",
+        "sinusoidal_encoding",
+        SIN,
+        (POSITIONS, "positions = torch.arange(max_len, dtype=torch.float64)[:, None]"),
+        (TWO_I, "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)"),
+        ("pe = torch.zeros(max_len, d_model)", "pe = torch.zeros(max_len, d_model, dtype=torch.float64)"),
+        says="float32",
+    ),
+    case(
+        "cosine_forgotten",
+        "sinusoidal_encoding",
+        SIN,
+        (FILL, "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])"),
+    ),
     case("table_transposed", "sinusoidal_encoding", SIN, ("    return pe", "    return pe.T")),
-    ok("sin_exp_log_form", "sinusoidal_encoding", (ANGLES, "angles = positions * torch.exp(two_i * (-math.log(10000.0) / d_model))")),
-    ok("sin_stack_flatten_trim", "sinusoidal_encoding", (FILL, "pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)[:, :d_model]")),
-    ok("sin_float64_then_float", "sinusoidal_encoding", (POSITIONS, "positions = torch.arange(max_len, dtype=torch.float64)[:, None]"),
-       (TWO_I, "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)"), ("    return pe", "    return pe.float()"),
-       ("pe = torch.zeros(max_len, d_model)", "pe = torch.zeros(max_len, d_model, dtype=torch.float64)")),
-    ok("sin_python_loops", "sinusoidal_encoding", (POSITIONS + "\n    " + TWO_I + "\n    " + ANGLES + "\n    pe = torch.zeros(max_len, d_model)\n    " + FILL,
-       "pe = torch.zeros(max_len, d_model)\n    for pos in range(max_len):\n        for j in range(d_model):\n"
-       "            angle = pos / 10000 ** ((j - j % 2) / d_model)\n            pe[pos, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)")),
-    ok("sin_outer_pow", "sinusoidal_encoding", (ANGLES, "angles = torch.outer(positions[:, 0], torch.pow(10000.0, -two_i / d_model))")),
+    ok(
+        "sin_exp_log_form",
+        "sinusoidal_encoding",
+        (ANGLES, "angles = positions * torch.exp(two_i * (-math.log(10000.0) / d_model))"),
+    ),
+    ok(
+        "sin_stack_flatten_trim",
+        "sinusoidal_encoding",
+        (FILL, "pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)[:, :d_model]"),
+    ),
+    ok(
+        "sin_float64_then_float",
+        "sinusoidal_encoding",
+        (POSITIONS, "positions = torch.arange(max_len, dtype=torch.float64)[:, None]"),
+        (TWO_I, "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)"),
+        ("    return pe", "    return pe.float()"),
+        ("pe = torch.zeros(max_len, d_model)", "pe = torch.zeros(max_len, d_model, dtype=torch.float64)"),
+    ),
+    ok(
+        "sin_python_loops",
+        "sinusoidal_encoding",
+        (
+            POSITIONS + "\n    " + TWO_I + "\n    " + ANGLES + "\n    pe = torch.zeros(max_len, d_model)\n    " + FILL,
+            "pe = torch.zeros(max_len, d_model)\n    for pos in range(max_len):\n        for j in range(d_model):\n"
+            "            angle = pos / 10000 ** ((j - j % 2) / d_model)\n            pe[pos, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)",
+        ),
+    ),
+    ok(
+        "sin_outer_pow",
+        "sinusoidal_encoding",
+        (ANGLES, "angles = torch.outer(positions[:, 0], torch.pow(10000.0, -two_i / d_model))"),
+    ),
     # PositionalEncoding
-    case("pe_table_rebuilt_in_forward", "positional_encoding", PE, (ADD, "return self.dropout(x + sinusoidal_encoding(seq, x.size(-1)).to(x.dtype))"), says="not a table built"),
-    case("pe_plain_attribute", "positional_encoding", PE, (BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)"), says="register_buffer"),
-    case("pe_parameter", "positional_encoding", PE, (BUFFER, "self.pe = nn.Parameter(sinusoidal_encoding(max_len, d_model), requires_grad=False)"), says="buffer"),
-    case("pe_persistent", "positional_encoding", PE, (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model))'), says="persistent=False"),
-    case("pe_no_dtype_cast", "positional_encoding", PE, (ADD, "return self.dropout(x + self.pe[:seq])"), says="x's dtype"),
-    case("pe_no_dropout", "positional_encoding", PE, (ADD, "return x + self.pe[:seq].to(x.dtype)"), says="apply self.dropout"),
-    case("pe_dropout_on_x_only", "positional_encoding", PE, (ADD, "return self.dropout(x) + self.pe[:seq].to(x.dtype)")),
-    case("pe_rows_by_batch_size", "positional_encoding", PE, (ADD, "return self.dropout(x + self.pe[: x.size(0), None, :].to(x.dtype))"), says="dimension 1"),
-    case("pe_scales_x", "positional_encoding", PE, (ADD, "return self.dropout(x * math.sqrt(x.size(-1)) + self.pe[:seq].to(x.dtype))"), says="sqrt(d_model)"),
-    case("pe_max_len_ignored", "positional_encoding", PE, (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(5000, d_model), persistent=False)')),
-    case("pe_in_place", "positional_encoding", PE, (ADD, "x += self.pe[:seq].to(x.dtype)\n        return self.dropout(x)"), says="in place"),
-    ok("pe_batch_axis_buffer", "positional_encoding", (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model).unsqueeze(0), persistent=False)'),
-       ("seq = x.size(1)\n        if seq > self.pe.size(0):", "seq = x.size(1)\n        if seq > self.pe.size(1):"),
-       (ADD, "return self.dropout(x + self.pe[:, :seq].type_as(x))")),
-    ok("pe_functional_dropout", "positional_encoding", (ADD, "return F.dropout(x + self.pe[:seq].to(dtype=x.dtype), self.dropout.p, self.training)")),
-    ok("pe_narrow", "positional_encoding", (ADD, "return self.dropout(x + self.pe.narrow(0, 0, seq).to(x.dtype).unsqueeze(0))")),
+    case(
+        "pe_table_rebuilt_in_forward",
+        "positional_encoding",
+        PE,
+        (ADD, "return self.dropout(x + sinusoidal_encoding(seq, x.size(-1)).to(x.dtype))"),
+        says="not a table built",
+    ),
+    case(
+        "pe_plain_attribute",
+        "positional_encoding",
+        PE,
+        (BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)"),
+        says="register_buffer",
+    ),
+    case(
+        "pe_parameter",
+        "positional_encoding",
+        PE,
+        (BUFFER, "self.pe = nn.Parameter(sinusoidal_encoding(max_len, d_model), requires_grad=False)"),
+        says="buffer",
+    ),
+    case(
+        "pe_persistent",
+        "positional_encoding",
+        PE,
+        (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model))'),
+        says="persistent=False",
+    ),
+    case(
+        "pe_no_dtype_cast", "positional_encoding", PE, (ADD, "return self.dropout(x + self.pe[:seq])"), says="x's dtype"
+    ),
+    case(
+        "pe_no_dropout",
+        "positional_encoding",
+        PE,
+        (ADD, "return x + self.pe[:seq].to(x.dtype)"),
+        says="apply self.dropout",
+    ),
+    case(
+        "pe_dropout_on_x_only", "positional_encoding", PE, (ADD, "return self.dropout(x) + self.pe[:seq].to(x.dtype)")
+    ),
+    case(
+        "pe_rows_by_batch_size",
+        "positional_encoding",
+        PE,
+        (ADD, "return self.dropout(x + self.pe[: x.size(0), None, :].to(x.dtype))"),
+        says="dimension 1",
+    ),
+    case(
+        "pe_scales_x",
+        "positional_encoding",
+        PE,
+        (ADD, "return self.dropout(x * math.sqrt(x.size(-1)) + self.pe[:seq].to(x.dtype))"),
+        says="sqrt(d_model)",
+    ),
+    case(
+        "pe_max_len_ignored",
+        "positional_encoding",
+        PE,
+        (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(5000, d_model), persistent=False)'),
+    ),
+    case(
+        "pe_in_place",
+        "positional_encoding",
+        PE,
+        (ADD, "x += self.pe[:seq].to(x.dtype)\n        return self.dropout(x)"),
+        says="in place",
+    ),
+    ok(
+        "pe_batch_axis_buffer",
+        "positional_encoding",
+        (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model).unsqueeze(0), persistent=False)'),
+        ("seq = x.size(1)\n        if seq > self.pe.size(0):", "seq = x.size(1)\n        if seq > self.pe.size(1):"),
+        (ADD, "return self.dropout(x + self.pe[:, :seq].type_as(x))"),
+    ),
+    ok(
+        "pe_functional_dropout",
+        "positional_encoding",
+        (ADD, "return F.dropout(x + self.pe[:seq].to(dtype=x.dtype), self.dropout.p, self.training)"),
+    ),
+    ok(
+        "pe_narrow",
+        "positional_encoding",
+        (ADD, "return self.dropout(x + self.pe.narrow(0, 0, seq).to(x.dtype).unsqueeze(0))"),
+    ),
     # LearnedPositionalEmbedding
-    case("learned_positions_on_the_cpu", "learned_positional_embedding", LEARNED, (LEARNED_LINES,
-         "positions = torch.arange(offset, offset + x.size(1))\n        return self.dropout(x + self.embedding(positions).to(x.dtype))"), says="device=x.device"),
-    case("learned_offset_ignored", "learned_positional_embedding", LEARNED, ("positions = torch.arange(offset, offset + x.size(1), device=x.device)",
-         "positions = torch.arange(x.size(1), device=x.device)"), says="offset was ignored"),
-    case("learned_offset_length", "learned_positional_embedding", LEARNED, ("positions = torch.arange(offset, offset + x.size(1), device=x.device)",
-         "positions = torch.arange(offset, x.size(1), device=x.device)")),
-    case("learned_no_dtype_cast", "learned_positional_embedding", LEARNED, ("return self.dropout(x + self.embedding(positions).to(x.dtype))", "return self.dropout(x + self.embedding(positions))"), says="x's dtype"),
-    case("learned_no_dropout", "learned_positional_embedding", LEARNED, ("return self.dropout(x + self.embedding(positions).to(x.dtype))", "return x + self.embedding(positions).to(x.dtype)")),
-    case("learned_dropout_on_x_only", "learned_positional_embedding", LEARNED, ("return self.dropout(x + self.embedding(positions).to(x.dtype))", "return self.dropout(x) + self.embedding(positions).to(x.dtype)")),
-    case("learned_table_too_small", "learned_positional_embedding", LEARNED, ("self.embedding = nn.Embedding(max_len, d_model)", "self.embedding = nn.Embedding(max_len - 1, d_model)")),
-    case("learned_table_transposed", "learned_positional_embedding", LEARNED, ("self.embedding = nn.Embedding(max_len, d_model)", "self.embedding = nn.Embedding(d_model, max_len)")),
-    case("learned_rows_detached", "learned_positional_embedding", LEARNED, ("return self.dropout(x + self.embedding(positions).to(x.dtype))",
-         "return self.dropout(x + self.embedding.weight.detach()[positions].to(x.dtype))")),
-    ok("learned_weight_slice", "learned_positional_embedding", (LEARNED_LINES, "return self.dropout(x + self.embedding.weight[offset : offset + x.shape[1]].to(x.dtype))")),
-    ok("learned_expanded_ids", "learned_positional_embedding", (LEARNED_LINES,
-       "ids = (torch.arange(x.size(1), device=x.device) + offset).expand(x.size(0), -1)\n        return self.dropout(x + self.embedding(ids).type_as(x))")),
+    case(
+        "learned_positions_on_the_cpu",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            LEARNED_LINES,
+            "positions = torch.arange(offset, offset + x.size(1))\n        return self.dropout(x + self.embedding(positions).to(x.dtype))",
+        ),
+        says="device=x.device",
+    ),
+    case(
+        "learned_offset_ignored",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            "positions = torch.arange(offset, offset + x.size(1), device=x.device)",
+            "positions = torch.arange(x.size(1), device=x.device)",
+        ),
+        says="offset was ignored",
+    ),
+    case(
+        "learned_offset_length",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            "positions = torch.arange(offset, offset + x.size(1), device=x.device)",
+            "positions = torch.arange(offset, x.size(1), device=x.device)",
+        ),
+    ),
+    case(
+        "learned_no_dtype_cast",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            "return self.dropout(x + self.embedding(positions).to(x.dtype))",
+            "return self.dropout(x + self.embedding(positions))",
+        ),
+        says="x's dtype",
+    ),
+    case(
+        "learned_no_dropout",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            "return self.dropout(x + self.embedding(positions).to(x.dtype))",
+            "return x + self.embedding(positions).to(x.dtype)",
+        ),
+    ),
+    case(
+        "learned_dropout_on_x_only",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            "return self.dropout(x + self.embedding(positions).to(x.dtype))",
+            "return self.dropout(x) + self.embedding(positions).to(x.dtype)",
+        ),
+    ),
+    case(
+        "learned_table_too_small",
+        "learned_positional_embedding",
+        LEARNED,
+        ("self.embedding = nn.Embedding(max_len, d_model)", "self.embedding = nn.Embedding(max_len - 1, d_model)"),
+    ),
+    case(
+        "learned_table_transposed",
+        "learned_positional_embedding",
+        LEARNED,
+        ("self.embedding = nn.Embedding(max_len, d_model)", "self.embedding = nn.Embedding(d_model, max_len)"),
+    ),
+    case(
+        "learned_rows_detached",
+        "learned_positional_embedding",
+        LEARNED,
+        (
+            "return self.dropout(x + self.embedding(positions).to(x.dtype))",
+            "return self.dropout(x + self.embedding.weight.detach()[positions].to(x.dtype))",
+        ),
+    ),
+    ok(
+        "learned_weight_slice",
+        "learned_positional_embedding",
+        (LEARNED_LINES, "return self.dropout(x + self.embedding.weight[offset : offset + x.shape[1]].to(x.dtype))"),
+    ),
+    ok(
+        "learned_expanded_ids",
+        "learned_positional_embedding",
+        (
+            LEARNED_LINES,
+            "ids = (torch.arange(x.size(1), device=x.device) + offset).expand(x.size(0), -1)\n        return self.dropout(x + self.embedding(ids).type_as(x))",
+        ),
+    ),
     # apply_rope
-    case("rope_half_split_pairs", "apply_rope", ROPE, ("x_even, x_odd = x[..., 0::2], x[..., 1::2]", "x_even, x_odd = x[..., : d // 2], x[..., d // 2 :]"),
-         (ROTATED + "\n    return rotated.flatten(-2)", "return torch.cat((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)"), says="(i, i + d/2)"),
-    case("rope_rotation_reversed", "apply_rope", ROPE, (ROTATED, "rotated = torch.stack((x_even * cos + x_odd * sin, -x_even * sin + x_odd * cos), dim=-1)"), says="wrong way"),
-    case("rope_theta_i_over_d", "apply_rope", ROPE, (THETA, "theta = base ** (-torch.arange(d // 2, device=x.device, dtype=torch.float32) / d)"), says="base^(-i/d)"),
-    case("rope_offset_ignored", "apply_rope", ROPE, (ROPE_POSITIONS, "positions = torch.arange(seq, device=x.device, dtype=torch.float32)"), says="offset was ignored"),
-    case("rope_positions_from_one", "apply_rope", ROPE, (ROPE_POSITIONS, "positions = torch.arange(offset + 1, offset + seq + 1, device=x.device, dtype=torch.float32)"), says="positions start at offset"),
-    case("rope_base_ignored", "apply_rope", ROPE, (THETA, "theta = 10000.0 ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)"), says="base argument"),
-    case("rope_halves_not_interleaved", "apply_rope", ROPE, (ROTATED + "\n    return rotated.flatten(-2)",
-         "return torch.cat((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)"), says="interleave"),
-    case("rope_theta_positive_exponent", "apply_rope", ROPE_BOTH, (THETA, "theta = base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)")),
-    case("rope_positions_on_cpu", "apply_rope", ROPE, (ROPE_POSITIONS, "positions = torch.arange(offset, offset + seq, dtype=torch.float32)"), says="device=x.device"),
-    case("rope_in_place", "apply_rope", ROPE, (ROTATED + "\n    return rotated.flatten(-2)",
-         "even = x_even.clone()\n    x[..., 0::2] = x_even * cos - x_odd * sin\n    x[..., 1::2] = even * sin + x_odd * cos\n    return x"), says="in place"),
-    case("rope_same_angle_everywhere", "apply_rope", ROPE_BOTH, ("angles = positions[:, None] * theta[None, :]  # (seq, d/2)", "angles = offset * theta[None, :].expand(seq, -1)")),
-    case("rope_complex_in_bfloat16", "apply_rope", ROPE, (COS_SIN + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    " + ROTATED + "\n    return rotated.flatten(-2)",
-         "z = torch.view_as_complex(x.reshape(*x.shape[:-1], d // 2, 2).contiguous())\n    return torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).flatten(-2)"),
-         says="bfloat16"),
-    ok("rope_complex_in_float32", "apply_rope", (COS_SIN + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    " + ROTATED + "\n    return rotated.flatten(-2)",
-       "work = torch.float64 if x.dtype == torch.float64 else torch.float32\n"
-       "    z = torch.view_as_complex(x.to(work).reshape(*x.shape[:-1], d // 2, 2).contiguous())\n"
-       "    turn = torch.polar(torch.ones_like(angles, dtype=work), angles.to(work))\n"
-       "    return torch.view_as_real(z * turn).flatten(-2).to(x.dtype)")),
-    ok("rope_rotate_every_two", "apply_rope", (COS_SIN + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    " + ROTATED + "\n    return rotated.flatten(-2)",
-       "cos = torch.cos(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n    sin = torch.sin(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n"
-       "    rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)  # (-x_2i+1, x_2i)\n    return x * cos + rotated * sin")),
-    ok("rope_outer_and_empty_like", "apply_rope", ("angles = positions[:, None] * theta[None, :]  # (seq, d/2)", "angles = torch.outer(positions, theta)"),
-       (ROTATED + "\n    return rotated.flatten(-2)",
-        "out = torch.empty_like(x)\n    out[..., 0::2] = x_even * cos - x_odd * sin\n    out[..., 1::2] = x_even * sin + x_odd * cos\n    return out")),
+    case(
+        "rope_half_split_pairs",
+        "apply_rope",
+        ROPE,
+        ("x_even, x_odd = x[..., 0::2], x[..., 1::2]", "x_even, x_odd = x[..., : d // 2], x[..., d // 2 :]"),
+        (
+            ROTATED + "\n    return rotated.flatten(-2)",
+            "return torch.cat((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)",
+        ),
+        says="(i, i + d/2)",
+    ),
+    case(
+        "rope_rotation_reversed",
+        "apply_rope",
+        ROPE,
+        (ROTATED, "rotated = torch.stack((x_even * cos + x_odd * sin, -x_even * sin + x_odd * cos), dim=-1)"),
+        says="wrong way",
+    ),
+    case(
+        "rope_theta_i_over_d",
+        "apply_rope",
+        ROPE,
+        (THETA, "theta = base ** (-torch.arange(d // 2, device=x.device, dtype=torch.float32) / d)"),
+        says="base^(-i/d)",
+    ),
+    case(
+        "rope_offset_ignored",
+        "apply_rope",
+        ROPE,
+        (ROPE_POSITIONS, "positions = torch.arange(seq, device=x.device, dtype=torch.float32)"),
+        says="offset was ignored",
+    ),
+    case(
+        "rope_positions_from_one",
+        "apply_rope",
+        ROPE,
+        (
+            ROPE_POSITIONS,
+            "positions = torch.arange(offset + 1, offset + seq + 1, device=x.device, dtype=torch.float32)",
+        ),
+        says="positions start at offset",
+    ),
+    case(
+        "rope_base_ignored",
+        "apply_rope",
+        ROPE,
+        (THETA, "theta = 10000.0 ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)"),
+        says="base argument",
+    ),
+    case(
+        "rope_halves_not_interleaved",
+        "apply_rope",
+        ROPE,
+        (
+            ROTATED + "\n    return rotated.flatten(-2)",
+            "return torch.cat((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)",
+        ),
+        says="interleave",
+    ),
+    case(
+        "rope_theta_positive_exponent",
+        "apply_rope",
+        ROPE_BOTH,
+        (THETA, "theta = base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)"),
+    ),
+    case(
+        "rope_positions_on_cpu",
+        "apply_rope",
+        ROPE,
+        (ROPE_POSITIONS, "positions = torch.arange(offset, offset + seq, dtype=torch.float32)"),
+        says="device=x.device",
+    ),
+    case(
+        "rope_in_place",
+        "apply_rope",
+        ROPE,
+        (
+            ROTATED + "\n    return rotated.flatten(-2)",
+            "even = x_even.clone()\n    x[..., 0::2] = x_even * cos - x_odd * sin\n    x[..., 1::2] = even * sin + x_odd * cos\n    return x",
+        ),
+        says="in place",
+    ),
+    case(
+        "rope_same_angle_everywhere",
+        "apply_rope",
+        ROPE_BOTH,
+        (
+            "angles = positions[:, None] * theta[None, :]  # (seq, d/2)",
+            "angles = offset * theta[None, :].expand(seq, -1)",
+        ),
+    ),
+    case(
+        "rope_complex_in_bfloat16",
+        "apply_rope",
+        ROPE,
+        (
+            COS_SIN
+            + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    "
+            + ROTATED
+            + "\n    return rotated.flatten(-2)",
+            "z = torch.view_as_complex(x.reshape(*x.shape[:-1], d // 2, 2).contiguous())\n    return torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).flatten(-2)",
+        ),
+        says="bfloat16",
+    ),
+    ok(
+        "rope_complex_in_float32",
+        "apply_rope",
+        (
+            COS_SIN
+            + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    "
+            + ROTATED
+            + "\n    return rotated.flatten(-2)",
+            "work = torch.float64 if x.dtype == torch.float64 else torch.float32\n"
+            "    z = torch.view_as_complex(x.to(work).reshape(*x.shape[:-1], d // 2, 2).contiguous())\n"
+            "    turn = torch.polar(torch.ones_like(angles, dtype=work), angles.to(work))\n"
+            "    return torch.view_as_real(z * turn).flatten(-2).to(x.dtype)",
+        ),
+    ),
+    ok(
+        "rope_rotate_every_two",
+        "apply_rope",
+        (
+            COS_SIN
+            + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    "
+            + ROTATED
+            + "\n    return rotated.flatten(-2)",
+            "cos = torch.cos(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n    sin = torch.sin(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n"
+            "    rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)  # (-x_2i+1, x_2i)\n    return x * cos + rotated * sin",
+        ),
+    ),
+    ok(
+        "rope_outer_and_empty_like",
+        "apply_rope",
+        ("angles = positions[:, None] * theta[None, :]  # (seq, d/2)", "angles = torch.outer(positions, theta)"),
+        (
+            ROTATED + "\n    return rotated.flatten(-2)",
+            "out = torch.empty_like(x)\n    out[..., 0::2] = x_even * cos - x_odd * sin\n    out[..., 1::2] = x_even * sin + x_odd * cos\n    return out",
+        ),
+    ),
 ]
 
 
-graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \
+graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = (
     round_trip(CHAPTER, CASES, "tests.test_grading_05_positions", extra=ANSWERS)
+)
 
 
 def test_scores(results):
@@ -202,8 +653,9 @@ def test_scores(results):
 
 
 def test_the_lost_points_are_in_the_right_cell(results):
-    lost = {student: sorted(c.grade_id for c in results[student].auto_cells if c.score < c.max_score)
-            for student in ANSWERS}
+    lost = {
+        student: sorted(c.grade_id for c in results[student].auto_cells if c.score < c.max_score) for student in ANSWERS
+    }
     assert lost == {
         "sin_cos_swapped": ["test_sinusoidal_encoding"],
         "exponent_i_not_2i": ["test_sinusoidal_encoding"],
@@ -236,8 +688,15 @@ def test_a_learner_sees_the_mistake_in_a_visible_test_and_the_experiments_stop_w
     wrong way fails its visible test, and the experiment cells that use it stop with one NotReady line each."""
     from tests import visible
 
-    raised = visible.errors(visible.run(CHAPTER, {"sinusoidal_encoding": CASE["odd_d_model_crashes"].source,
-                                                  "apply_rope": CASE["rope_rotation_reversed"].source}))
+    raised = visible.errors(
+        visible.run(
+            CHAPTER,
+            {
+                "sinusoidal_encoding": CASE["odd_d_model_crashes"].source,
+                "apply_rope": CASE["rope_rotation_reversed"].source,
+            },
+        )
+    )
     said = dict(raised)
     assert "sinusoidal_encoding(6, 7) raised RuntimeError" in said.get("test_sinusoidal_encoding", ""), raised
     assert "odd d_model" in said["test_sinusoidal_encoding"], raised

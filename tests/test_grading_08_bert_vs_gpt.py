@@ -25,6 +25,7 @@ def mistake(grade_id: str, old: str, new: str) -> dict[str, str]:
     assert source.count(old) == 1, f"{old!r} is not (once) in the reference of {grade_id}"
     return {grade_id: source.replace(old, new)}
 
+
 # Correct answers written differently from the reference: other random draws, einsum, a hand-written cached
 # attention, top-k by gathering, another grouping of the counts. They must score full marks.
 ALTERNATIVE_MASKING = """def mask_tokens(tokens, mask_id, vocab_size, special_ids, p=0.15, generator=None):
@@ -120,7 +121,7 @@ def replace_body(grade_id: str, new_body: str, after: str) -> str:
     start = source.rindex("\n", 0, start) + 1
     end = source.index("### END SOLUTION", start)
     end = source.find("\n", end)
-    return source[:start] + new_body + ("" if end == -1 else source[end + 1:])
+    return source[:start] + new_body + ("" if end == -1 else source[end + 1 :])
 
 
 ALTERNATIVES = {
@@ -135,33 +136,49 @@ ALTERNATIVES = {
 
 ANSWERS = {
     "correct_alternatives": ALTERNATIVES,
-    "masks_specials": mistake(
-        "mask_tokens", "< p).to(tokens.device) & ~special", "< p).to(tokens.device)"),
+    "masks_specials": mistake("mask_tokens", "< p).to(tokens.device) & ~special", "< p).to(tokens.device)"),
     "no_unchanged_tenth": mistake(  # 90 % [MASK], 10 % random, 0 % unchanged
-        "mask_tokens", "chosen & (action < 0.8), torch.full_like", "chosen & (action < 1.0), torch.full_like"),
+        "mask_tokens", "chosen & (action < 0.8), torch.full_like", "chosen & (action < 1.0), torch.full_like"
+    ),
     "labels_on_unmasked_positions": mistake(
-        "mask_tokens", "labels = tokens.masked_fill(~chosen, IGNORE_INDEX)", "labels = tokens.masked_fill(special, IGNORE_INDEX)"),
-    "bert_untied": mistake(
-        "bert", "self.mlm_decoder.weight = self.tok_emb.weight", "pass  #"),
+        "mask_tokens",
+        "labels = tokens.masked_fill(~chosen, IGNORE_INDEX)",
+        "labels = tokens.masked_fill(special, IGNORE_INDEX)",
+    ),
+    "bert_untied": mistake("bert", "self.mlm_decoder.weight = self.tok_emb.weight", "pass  #"),
     "kv_cache_overwritten": mistake(  # the cache keeps only the newest keys: it never grows
-        "kv_cache", "        self.keys[layer], self.values[layer] = k, v\n", "        self.keys[layer], self.values[layer] = k[:, :, -1:], v[:, :, -1:]\n"),
-    "gpt_without_causal_mask": mistake(
-        "gpt", "                x = layer(x, mask)", "                x = layer(x)"),
-    "gpt_untied": mistake(
-        "gpt", "self.head.weight = self.tok_emb.weight", "pass  #"),
+        "kv_cache",
+        "        self.keys[layer], self.values[layer] = k, v\n",
+        "        self.keys[layer], self.values[layer] = k[:, :, -1:], v[:, :, -1:]\n",
+    ),
+    "gpt_without_causal_mask": mistake("gpt", "                x = layer(x, mask)", "                x = layer(x)"),
+    "gpt_untied": mistake("gpt", "self.head.weight = self.tok_emb.weight", "pass  #"),
     "kv_cache_wrong_offset": mistake(
-        "gpt", "self.pos_emb(self.tok_emb(tokens), offset=seen)", "self.pos_emb(self.tok_emb(tokens))"),
+        "gpt", "self.pos_emb(self.tok_emb(tokens), offset=seen)", "self.pos_emb(self.tok_emb(tokens))"
+    ),
     "generate_resends_sequence": mistake(
-        "generate", "(model(next_token, cache) if use_cache else model(tokens))[:, -1]", "model(tokens, cache)[:, -1]"),
+        "generate", "(model(next_token, cache) if use_cache else model(tokens))[:, -1]", "model(tokens, cache)[:, -1]"
+    ),
     "tied_head_counted_twice": mistake(
-        "parameter_counts", "embeddings = config.vocab_size * d + config.max_len * d",
-        "embeddings = 2 * config.vocab_size * d + config.max_len * d"),
+        "parameter_counts",
+        "embeddings = config.vocab_size * d + config.max_len * d",
+        "embeddings = 2 * config.vocab_size * d + config.max_len * d",
+    ),
 }
 EXPECTED = {  # student -> autograded score out of 20 (the written question is graded by hand)
-    "reference": 20, "untouched": 0, "correct_alternatives": 20,
-    "masks_specials": 17, "no_unchanged_tenth": 17, "labels_on_unmasked_positions": 17,
-    "bert_untied": 17, "kv_cache_overwritten": 17, "gpt_without_causal_mask": 15, "gpt_untied": 17,
-    "kv_cache_wrong_offset": 18, "generate_resends_sequence": 17, "tied_head_counted_twice": 17,
+    "reference": 20,
+    "untouched": 0,
+    "correct_alternatives": 20,
+    "masks_specials": 17,
+    "no_unchanged_tenth": 17,
+    "labels_on_unmasked_positions": 17,
+    "bert_untied": 17,
+    "kv_cache_overwritten": 17,
+    "gpt_without_causal_mask": 15,
+    "gpt_untied": 17,
+    "kv_cache_wrong_offset": 18,
+    "generate_resends_sequence": 17,
+    "tied_head_counted_twice": 17,
 }
 
 
@@ -229,147 +246,551 @@ case, ok = case_makers(CHAPTER)
 
 CASES = [
     # The KV cache: the issue's cases first, old keys recomputed and a cache that does not grow by one per step
-    case("kv_attention_recomputes_old_keys", "kv_cache", KV_T, (KV_UPDATE,
-         "if not hasattr(cache, 'inputs'):\n        cache.inputs = {}\n"
-         "    seen = x if layer not in cache.inputs else torch.cat([cache.inputs[layer], x], 1)\n"
-         "    cache.inputs[layer] = seen  # keeps the inputs and recomputes every key from them\n"
-         "    k, v = split_heads(attn.W_k(seen), attn.n_heads), split_heads(attn.W_v(seen), attn.n_heads)\n"
-         "    cache.keys[layer], cache.values[layer] = k, v"), says="recompute"),
-    case("kv_attention_updates_twice", "kv_cache", KV_T, (KV_OUT,
-         "out = attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))\n"
-         "    cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))  # once more\n"
-         "    return out"), says="update(layer, k, v) once"),
+    case(
+        "kv_attention_recomputes_old_keys",
+        "kv_cache",
+        KV_T,
+        (
+            KV_UPDATE,
+            "if not hasattr(cache, 'inputs'):\n        cache.inputs = {}\n"
+            "    seen = x if layer not in cache.inputs else torch.cat([cache.inputs[layer], x], 1)\n"
+            "    cache.inputs[layer] = seen  # keeps the inputs and recomputes every key from them\n"
+            "    k, v = split_heads(attn.W_k(seen), attn.n_heads), split_heads(attn.W_v(seen), attn.n_heads)\n"
+            "    cache.keys[layer], cache.values[layer] = k, v",
+        ),
+        says="recompute",
+    ),
+    case(
+        "kv_attention_updates_twice",
+        "kv_cache",
+        KV_T,
+        (
+            KV_OUT,
+            "out = attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))\n"
+            "    cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))  # once more\n"
+            "    return out",
+        ),
+        says="update(layer, k, v) once",
+    ),
     case("kv_update_never_stores", "kv_cache", KV_T, (KV_STORE, "pass"), says="self.keys[layer]"),
-    case("kv_update_returns_new_only", "kv_cache", KV_T, ("if self.keys[layer] is not None:\n            " + KV_CAT_K + "\n            " + KV_CAT_V + "\n        " + KV_STORE + "\n        return k, v",
-         "self.keys[layer] = k if self.keys[layer] is None else torch.cat([self.keys[layer], k], dim=2)\n"
-         "        self.values[layer] = v if self.values[layer] is None else torch.cat([self.values[layer], v], dim=2)\n"
-         "        return k, v"), says="only the new ones"),
-    case("kv_update_last_dim", "kv_cache", KV_T, (KV_CAT_K, "k = torch.cat([self.keys[layer], k], dim=-1)"),
-         (KV_CAT_V, "v = torch.cat([self.values[layer], v], dim=-1)"), says="dimension 2"),
-    case("kv_update_new_first", "kv_cache", KV_T, (KV_CAT_K, "k = torch.cat([k, self.keys[layer]], dim=2)"),
-         (KV_CAT_V, "v = torch.cat([v, self.values[layer]], dim=2)"), says="after the cached ones"),
+    case(
+        "kv_update_returns_new_only",
+        "kv_cache",
+        KV_T,
+        (
+            "if self.keys[layer] is not None:\n            "
+            + KV_CAT_K
+            + "\n            "
+            + KV_CAT_V
+            + "\n        "
+            + KV_STORE
+            + "\n        return k, v",
+            "self.keys[layer] = k if self.keys[layer] is None else torch.cat([self.keys[layer], k], dim=2)\n"
+            "        self.values[layer] = v if self.values[layer] is None else torch.cat([self.values[layer], v], dim=2)\n"
+            "        return k, v",
+        ),
+        says="only the new ones",
+    ),
+    case(
+        "kv_update_last_dim",
+        "kv_cache",
+        KV_T,
+        (KV_CAT_K, "k = torch.cat([self.keys[layer], k], dim=-1)"),
+        (KV_CAT_V, "v = torch.cat([self.values[layer], v], dim=-1)"),
+        says="dimension 2",
+    ),
+    case(
+        "kv_update_new_first",
+        "kv_cache",
+        KV_T,
+        (KV_CAT_K, "k = torch.cat([k, self.keys[layer]], dim=2)"),
+        (KV_CAT_V, "v = torch.cat([v, self.values[layer]], dim=2)"),
+        says="after the cached ones",
+    ),
     case("kv_update_values_are_keys", "kv_cache", KV_T, (KV_STORE, "self.keys[layer], self.values[layer] = k, k")),
-    case("kv_update_one_entry_for_all_layers", "kv_cache", KV_T,
-         ("if self.keys[layer] is not None:", "layer = 0\n        if self.keys[layer] is not None:"), says="own keys and values"),
+    case(
+        "kv_update_one_entry_for_all_layers",
+        "kv_cache",
+        KV_T,
+        ("if self.keys[layer] is not None:", "layer = 0\n        if self.keys[layer] is not None:"),
+        says="own keys and values",
+    ),
     case("kv_update_overwrites", "kv_cache", KV_T, (KV_CAT_K + "\n            " + KV_CAT_V, "pass")),
-    case("kv_attention_no_mask", "kv_cache", KV_T, (KV_OUT, "return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v)))"), says="mask"),
-    case("kv_attention_own_causal_mask", "kv_cache", KV_T, (KV_OUT,
-         "allowed = torch.ones(x.size(1), k.size(2), dtype=torch.bool).tril(diagonal=k.size(2) - x.size(1))\n"
-         "    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)))"), says="mask you are given"),
-    case("kv_attention_no_output_projection", "kv_cache", KV_T, (KV_OUT, "return merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))"), says="W_o"),
-    case("kv_attention_self_only", "kv_cache", KV_T, (KV_OUT,
-         "new = x.size(1)\n    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k[:, :, -new:], v[:, :, -new:], attn_mask=mask[:, -new:])))"),
-         says="only to itself"),
-    case("kv_attention_no_scale", "kv_cache", KV_T, (KV_OUT,
-         "w = (q @ k.transpose(-2, -1)).masked_fill(~mask, float('-inf')).softmax(-1)\n    return attn.W_o(merge_heads(w @ v))"), says="sqrt(d_head)"),
-    case("kv_attention_keys_as_values", "kv_cache", KV_T, (KV_UPDATE,
-         "k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_k(x), attn.n_heads))")),
-    ok("kv_tinyformer_attention_and_cat_tuple", "kv_cache", (KV_CAT_K, "k = torch.cat((self.keys[layer], k), 2)"),
-       (KV_OUT, "from tinyformer.attention import scaled_dot_product_attention as attention  # chapter 03\n"
-                "    return attn.W_o(merge_heads(attention(q, k, v, mask)[0]))")),
-    ok("kv_attention_through_the_module_pieces", "kv_cache", (KV_Q + "\n    " + KV_UPDATE,
-       "d = attn.W_q.out_features // attn.n_heads\n"
-       "    q = attn.W_q(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
-       "    k_new = attn.W_k(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
-       "    v_new = attn.W_v(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
-       "    k, v = cache.update(layer, k_new, v_new)")),
+    case(
+        "kv_attention_no_mask",
+        "kv_cache",
+        KV_T,
+        (KV_OUT, "return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v)))"),
+        says="mask",
+    ),
+    case(
+        "kv_attention_own_causal_mask",
+        "kv_cache",
+        KV_T,
+        (
+            KV_OUT,
+            "allowed = torch.ones(x.size(1), k.size(2), dtype=torch.bool).tril(diagonal=k.size(2) - x.size(1))\n"
+            "    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)))",
+        ),
+        says="mask you are given",
+    ),
+    case(
+        "kv_attention_no_output_projection",
+        "kv_cache",
+        KV_T,
+        (KV_OUT, "return merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))"),
+        says="W_o",
+    ),
+    case(
+        "kv_attention_self_only",
+        "kv_cache",
+        KV_T,
+        (
+            KV_OUT,
+            "new = x.size(1)\n    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k[:, :, -new:], v[:, :, -new:], attn_mask=mask[:, -new:])))",
+        ),
+        says="only to itself",
+    ),
+    case(
+        "kv_attention_no_scale",
+        "kv_cache",
+        KV_T,
+        (
+            KV_OUT,
+            "w = (q @ k.transpose(-2, -1)).masked_fill(~mask, float('-inf')).softmax(-1)\n    return attn.W_o(merge_heads(w @ v))",
+        ),
+        says="sqrt(d_head)",
+    ),
+    case(
+        "kv_attention_keys_as_values",
+        "kv_cache",
+        KV_T,
+        (
+            KV_UPDATE,
+            "k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_k(x), attn.n_heads))",
+        ),
+    ),
+    ok(
+        "kv_tinyformer_attention_and_cat_tuple",
+        "kv_cache",
+        (KV_CAT_K, "k = torch.cat((self.keys[layer], k), 2)"),
+        (
+            KV_OUT,
+            "from tinyformer.attention import scaled_dot_product_attention as attention  # chapter 03\n"
+            "    return attn.W_o(merge_heads(attention(q, k, v, mask)[0]))",
+        ),
+    ),
+    ok(
+        "kv_attention_through_the_module_pieces",
+        "kv_cache",
+        (
+            KV_Q + "\n    " + KV_UPDATE,
+            "d = attn.W_q.out_features // attn.n_heads\n"
+            "    q = attn.W_q(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
+            "    k_new = attn.W_k(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
+            "    v_new = attn.W_v(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
+            "    k, v = cache.update(layer, k_new, v_new)",
+        ),
+    ),
     # GPT's cached path (graded with a known-good cached attention in place of the learner's)
-    case("cache_bypassed_and_recomputed", "gpt", CACHE_T, (GPT_EMB + "\n        " + GPT_MASK,
-         "if cache is not None:  # keep the tokens, rerun everything, keep the last positions: the cache is not used\n"
-         "            history = torch.cat([getattr(cache, 'tokens', tokens[:, :0]), tokens], 1)\n"
-         "            cache.tokens = history\n"
-         "            full = self.pos_emb(self.tok_emb(history))\n"
-         "            full_mask = causal_mask(history.size(1), tokens.device)\n"
-         "            for layer in self.layers:\n"
-         "                full = layer(full, full_mask)\n"
-         "            return self.head(self.norm(full))[:, -seq:]\n"
-         "        " + GPT_EMB + "\n        " + GPT_MASK), says="cached_self_attention"),
-    case("cache_attention_called_twice", "gpt", CACHE_T, (CACHED_ATTN, CACHED_ATTN + "\n                cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i)")),
-    case("cache_ignored", "gpt", CACHE_T, (CACHED_ATTN, "x = x + layer.dropout1(layer.self_attn(layer.norm1(x), mask=causal_mask(seq, tokens.device))[0])"), says="cache"),
+    case(
+        "cache_bypassed_and_recomputed",
+        "gpt",
+        CACHE_T,
+        (
+            GPT_EMB + "\n        " + GPT_MASK,
+            "if cache is not None:  # keep the tokens, rerun everything, keep the last positions: the cache is not used\n"
+            "            history = torch.cat([getattr(cache, 'tokens', tokens[:, :0]), tokens], 1)\n"
+            "            cache.tokens = history\n"
+            "            full = self.pos_emb(self.tok_emb(history))\n"
+            "            full_mask = causal_mask(history.size(1), tokens.device)\n"
+            "            for layer in self.layers:\n"
+            "                full = layer(full, full_mask)\n"
+            "            return self.head(self.norm(full))[:, -seq:]\n"
+            "        " + GPT_EMB + "\n        " + GPT_MASK,
+        ),
+        says="cached_self_attention",
+    ),
+    case(
+        "cache_attention_called_twice",
+        "gpt",
+        CACHE_T,
+        (
+            CACHED_ATTN,
+            CACHED_ATTN + "\n                cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i)",
+        ),
+    ),
+    case(
+        "cache_ignored",
+        "gpt",
+        CACHE_T,
+        (
+            CACHED_ATTN,
+            "x = x + layer.dropout1(layer.self_attn(layer.norm1(x), mask=causal_mask(seq, tokens.device))[0])",
+        ),
+        says="cache",
+    ),
     case("cache_offset_ignored", "gpt", CACHE_T, (GPT_EMB, "x = self.pos_emb(self.tok_emb(tokens))"), says="positions"),
     case("cache_full_mask_rows", "gpt", CACHE_T, (GPT_MASK, "mask = causal_mask(seen + seq, tokens.device)[:seq]")),
-    case("cache_post_ln", "gpt", CACHE_T, (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))",
-         "x = layer.norm1(x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i)))\n                x = layer.norm2(x + layer.dropout2(layer.ff(x)))")),
-    case("cache_ff_forgotten", "gpt", CACHE_T, (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))", CACHED_ATTN)),
-    case("cache_attention_not_normalised", "gpt", CACHE_T, (CACHED_ATTN, "x = x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i))")),
+    case(
+        "cache_post_ln",
+        "gpt",
+        CACHE_T,
+        (
+            CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))",
+            "x = layer.norm1(x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i)))\n                x = layer.norm2(x + layer.dropout2(layer.ff(x)))",
+        ),
+    ),
+    case(
+        "cache_ff_forgotten",
+        "gpt",
+        CACHE_T,
+        (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))", CACHED_ATTN),
+    ),
+    case(
+        "cache_attention_not_normalised",
+        "gpt",
+        CACHE_T,
+        (CACHED_ATTN, "x = x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i))"),
+    ),
     # GPT
     case("gpt_not_tied", "gpt", GPT_BOTH, (TIE_GPT, "pass"), says="tied"),
-    case("gpt_tied_by_copy", "gpt", GPT_BOTH, (TIE_GPT, "self.head.weight = nn.Parameter(self.tok_emb.weight.clone())")),
-    case("gpt_no_causal_mask", "gpt", GPT_BOTH, ("            if cache is None:\n                x = layer(x, mask)", "            if cache is None:\n                x = layer(x)"), says="causal mask"),
+    case(
+        "gpt_tied_by_copy", "gpt", GPT_BOTH, (TIE_GPT, "self.head.weight = nn.Parameter(self.tok_emb.weight.clone())")
+    ),
+    case(
+        "gpt_no_causal_mask",
+        "gpt",
+        GPT_BOTH,
+        (
+            "            if cache is None:\n                x = layer(x, mask)",
+            "            if cache is None:\n                x = layer(x)",
+        ),
+        says="causal mask",
+    ),
     case("gpt_no_final_norm", "gpt", GPT_BOTH, (GPT_OUT, "return self.head(x)"), says="final LayerNorm"),
     case("gpt_mask_inverted", "gpt", GPT_BOTH, (GPT_MASK, "mask = ~causal_mask(seen + seq, tokens.device)[seen:]")),
     case("gpt_no_positions", "gpt", GPT_BOTH, (GPT_EMB, "x = self.tok_emb(tokens)")),
     case("gpt_softmax_out", "gpt", GPT_BOTH, (GPT_OUT, "return self.head(self.norm(x)).softmax(-1)")),
-    ok("gpt_own_positions_and_matmul_head", "gpt", (GPT_EMB, "x = self.tok_emb(tokens) + self.pos_emb.embedding(torch.arange(seen, seen + seq, device=tokens.device))"),
-       (GPT_OUT, "return self.norm(x) @ self.tok_emb.weight.T")),
-    ok("gpt_mask_by_tril_diagonal", "gpt", (GPT_MASK, "mask = torch.ones(seq, seen + seq, dtype=torch.bool, device=tokens.device).tril(diagonal=seen)")),
+    ok(
+        "gpt_own_positions_and_matmul_head",
+        "gpt",
+        (
+            GPT_EMB,
+            "x = self.tok_emb(tokens) + self.pos_emb.embedding(torch.arange(seen, seen + seq, device=tokens.device))",
+        ),
+        (GPT_OUT, "return self.norm(x) @ self.tok_emb.weight.T"),
+    ),
+    ok(
+        "gpt_mask_by_tril_diagonal",
+        "gpt",
+        (GPT_MASK, "mask = torch.ones(seq, seen + seq, dtype=torch.bool, device=tokens.device).tril(diagonal=seen)"),
+    ),
     # mask_tokens
-    case("mask_specials_chosen", "mask_tokens", MASKING, (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device)"), says="special token"),
-    case("mask_all_chosen_become_mask", "mask_tokens", MASKING, (TO_RANDOM, "pass"), (TO_MASK, "inputs = torch.where(chosen, torch.full_like(tokens, mask_id), tokens)")),
-    case("mask_no_unchanged_share", "mask_tokens", MASKING, (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.8), random_tokens, inputs)")),
-    case("mask_shares_of_all_tokens", "mask_tokens", MASKING, (TO_MASK, "inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)"),
-         (TO_RANDOM, "inputs = torch.where(~special & (action >= 0.8) & (action < 0.9), random_tokens, inputs)"), says="no label"),
+    case(
+        "mask_specials_chosen",
+        "mask_tokens",
+        MASKING,
+        (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device)"),
+        says="special token",
+    ),
+    case(
+        "mask_all_chosen_become_mask",
+        "mask_tokens",
+        MASKING,
+        (TO_RANDOM, "pass"),
+        (TO_MASK, "inputs = torch.where(chosen, torch.full_like(tokens, mask_id), tokens)"),
+    ),
+    case(
+        "mask_no_unchanged_share",
+        "mask_tokens",
+        MASKING,
+        (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.8), random_tokens, inputs)"),
+    ),
+    case(
+        "mask_shares_of_all_tokens",
+        "mask_tokens",
+        MASKING,
+        (TO_MASK, "inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)"),
+        (TO_RANDOM, "inputs = torch.where(~special & (action >= 0.8) & (action < 0.9), random_tokens, inputs)"),
+        says="no label",
+    ),
     case("mask_labels_everywhere", "mask_tokens", MASKING, (LABELS, "labels = tokens.clone()")),
     case("mask_labels_zero", "mask_tokens", MASKING, (LABELS, "labels = tokens.masked_fill(~chosen, 0)")),
-    case("mask_labels_are_inputs", "mask_tokens", MASKING, (LABELS, "labels = None"), ("    return inputs, labels", "    return inputs, inputs.masked_fill(~chosen, IGNORE_INDEX)"), says="original token"),
-    case("mask_p_hard_coded", "mask_tokens", MASKING, (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < 0.15).to(tokens.device) & ~special"), says="argument p"),
-    case("mask_global_rng", "mask_tokens", MASKING, (CHOSEN, "chosen = (torch.rand(tokens.shape) < p).to(tokens.device) & ~special"), says="generator"),
-    case("mask_random_from_batch", "mask_tokens", MASKING, (RANDOM_TOKENS, "random_tokens = tokens.flatten()[torch.randint(tokens.numel(), tokens.shape, generator=generator)]"), says="random token"),
-    case("mask_in_place", "mask_tokens", MASKING, (TO_MASK, "inputs = tokens\n    inputs[chosen & (action < 0.8)] = mask_id"), says="modified the tokens"),
-    case("mask_swapped_shares", "mask_tokens", MASKING, (TO_MASK, "inputs = torch.where(chosen & (action < 0.1), torch.full_like(tokens, mask_id), tokens)"),
-         (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.1) & (action < 0.9), random_tokens, inputs)"), says="80 %"),
-    ok("mask_bernoulli_and_exclusive_random", "mask_tokens", (CHOSEN, "chosen = torch.bernoulli(torch.full(tokens.shape, p), generator=generator).bool().to(tokens.device) & ~special"),
-       (RANDOM_TOKENS, "random_tokens = torch.randint(vocab_size, tokens.shape, generator=generator).to(tokens.device)\n"
-        "    random_tokens = torch.where(torch.isin(random_tokens, torch.tensor(list(special_ids), device=tokens.device)), tokens, random_tokens)")),
-    ok("mask_clone_and_index", "mask_tokens", (TO_MASK + "\n    " + TO_RANDOM,
-       "inputs = tokens.clone()\n    inputs[chosen & (action < 0.8)] = mask_id\n    replace = chosen & (action >= 0.8) & (action < 0.9)\n    inputs[replace] = random_tokens[replace]")),
+    case(
+        "mask_labels_are_inputs",
+        "mask_tokens",
+        MASKING,
+        (LABELS, "labels = None"),
+        ("    return inputs, labels", "    return inputs, inputs.masked_fill(~chosen, IGNORE_INDEX)"),
+        says="original token",
+    ),
+    case(
+        "mask_p_hard_coded",
+        "mask_tokens",
+        MASKING,
+        (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < 0.15).to(tokens.device) & ~special"),
+        says="argument p",
+    ),
+    case(
+        "mask_global_rng",
+        "mask_tokens",
+        MASKING,
+        (CHOSEN, "chosen = (torch.rand(tokens.shape) < p).to(tokens.device) & ~special"),
+        says="generator",
+    ),
+    case(
+        "mask_random_from_batch",
+        "mask_tokens",
+        MASKING,
+        (
+            RANDOM_TOKENS,
+            "random_tokens = tokens.flatten()[torch.randint(tokens.numel(), tokens.shape, generator=generator)]",
+        ),
+        says="random token",
+    ),
+    case(
+        "mask_in_place",
+        "mask_tokens",
+        MASKING,
+        (TO_MASK, "inputs = tokens\n    inputs[chosen & (action < 0.8)] = mask_id"),
+        says="modified the tokens",
+    ),
+    case(
+        "mask_swapped_shares",
+        "mask_tokens",
+        MASKING,
+        (TO_MASK, "inputs = torch.where(chosen & (action < 0.1), torch.full_like(tokens, mask_id), tokens)"),
+        (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.1) & (action < 0.9), random_tokens, inputs)"),
+        says="80 %",
+    ),
+    ok(
+        "mask_bernoulli_and_exclusive_random",
+        "mask_tokens",
+        (
+            CHOSEN,
+            "chosen = torch.bernoulli(torch.full(tokens.shape, p), generator=generator).bool().to(tokens.device) & ~special",
+        ),
+        (
+            RANDOM_TOKENS,
+            "random_tokens = torch.randint(vocab_size, tokens.shape, generator=generator).to(tokens.device)\n"
+            "    random_tokens = torch.where(torch.isin(random_tokens, torch.tensor(list(special_ids), device=tokens.device)), tokens, random_tokens)",
+        ),
+    ),
+    ok(
+        "mask_clone_and_index",
+        "mask_tokens",
+        (
+            TO_MASK + "\n    " + TO_RANDOM,
+            "inputs = tokens.clone()\n    inputs[chosen & (action < 0.8)] = mask_id\n    replace = chosen & (action >= 0.8) & (action < 0.9)\n    inputs[replace] = random_tokens[replace]",
+        ),
+    ),
     # BERT
     case("bert_not_tied", "bert", BERT_T, (TIE_BERT, "pass"), says="tied"),
     case("bert_tied_by_data", "bert", BERT_T, (TIE_BERT, "self.mlm_decoder.weight.data = self.tok_emb.weight.data")),
-    case("bert_no_segments", "bert", BERT_T, (BERT_EMB, "x = self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens))))"), says="segment embeddings"),
-    case("bert_causal", "bert", BERT_T, (BERT_LAYERS, "x = layer(x, causal_mask(tokens.size(1), tokens.device))"), says="bidirectional"),
-    case("bert_no_emb_norm", "bert", BERT_T, (BERT_EMB, "x = self.dropout(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments)))"), says="emb_norm"),
+    case(
+        "bert_no_segments",
+        "bert",
+        BERT_T,
+        (BERT_EMB, "x = self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens))))"),
+        says="segment embeddings",
+    ),
+    case(
+        "bert_causal",
+        "bert",
+        BERT_T,
+        (BERT_LAYERS, "x = layer(x, causal_mask(tokens.size(1), tokens.device))"),
+        says="bidirectional",
+    ),
+    case(
+        "bert_no_emb_norm",
+        "bert",
+        BERT_T,
+        (BERT_EMB, "x = self.dropout(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments)))"),
+        says="emb_norm",
+    ),
     case("bert_no_mlm_transform", "bert", BERT_T, (MLM, "mlm_logits = self.mlm_decoder(x)"), says="mlm_dense"),
-    case("bert_nsp_last_token", "bert", BERT_T, (NSP, "nsp_logits = self.nsp(torch.tanh(self.pooler(x[:, -1])))"), says="[CLS]"),
+    case(
+        "bert_nsp_last_token",
+        "bert",
+        BERT_T,
+        (NSP, "nsp_logits = self.nsp(torch.tanh(self.pooler(x[:, -1])))"),
+        says="[CLS]",
+    ),
     case("bert_mask_ignored", "bert", BERT_T, (BERT_LAYERS, "x = layer(x)"), says="padding mask"),
-    case("bert_no_positions", "bert", BERT_T, (BERT_EMB, "x = self.dropout(self.emb_norm(self.tok_emb(tokens) + self.seg_emb(segments)))"), says="positions"),
-    case("bert_relu_head", "bert", BERT_T, (MLM, "mlm_logits = self.mlm_decoder(self.mlm_norm(torch.relu(self.mlm_dense(x))))")),
+    case(
+        "bert_no_positions",
+        "bert",
+        BERT_T,
+        (BERT_EMB, "x = self.dropout(self.emb_norm(self.tok_emb(tokens) + self.seg_emb(segments)))"),
+        says="positions",
+    ),
+    case(
+        "bert_relu_head",
+        "bert",
+        BERT_T,
+        (MLM, "mlm_logits = self.mlm_decoder(self.mlm_norm(torch.relu(self.mlm_dense(x))))"),
+    ),
     case("bert_nsp_no_tanh", "bert", BERT_T, (NSP, "nsp_logits = self.nsp(self.pooler(x[:, 0]))")),
-    case("bert_segments_none_crashes", "bert", BERT_T, ("segments = torch.zeros_like(tokens) if segments is None else segments", "pass")),
-    ok("bert_functional_gelu_and_mean_free", "bert", (MLM, "h = F.gelu(self.mlm_dense(x))\n        mlm_logits = F.linear(self.mlm_norm(h), self.tok_emb.weight, self.mlm_decoder.bias)")),
+    case(
+        "bert_segments_none_crashes",
+        "bert",
+        BERT_T,
+        ("segments = torch.zeros_like(tokens) if segments is None else segments", "pass"),
+    ),
+    ok(
+        "bert_functional_gelu_and_mean_free",
+        "bert",
+        (
+            MLM,
+            "h = F.gelu(self.mlm_dense(x))\n        mlm_logits = F.linear(self.mlm_norm(h), self.tok_emb.weight, self.mlm_decoder.bias)",
+        ),
+    ),
     # generate
-    case("generate_whole_sequence_through_cache", "generate", GEN, (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]"), says="newest token"),
-    case("generate_temperature_after_softmax", "generate", GEN, (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) / temperature, 1, generator=generator)"),
-         (TEMPERATURE, "pass"), says="temperature"),
-    case("generate_temperature_multiplied", "generate", GEN, (TEMPERATURE, "logits = logits * temperature"), says="divide the logits"),
-    case("generate_top_k_plus_one", "generate", GEN, (KTH, "kth = logits.topk(min(top_k + 1, logits.size(-1)), dim=-1).values[:, -1:]"), says="top_k=1"),
+    case(
+        "generate_whole_sequence_through_cache",
+        "generate",
+        GEN,
+        (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]"),
+        says="newest token",
+    ),
+    case(
+        "generate_temperature_after_softmax",
+        "generate",
+        GEN,
+        (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) / temperature, 1, generator=generator)"),
+        (TEMPERATURE, "pass"),
+        says="temperature",
+    ),
+    case(
+        "generate_temperature_multiplied",
+        "generate",
+        GEN,
+        (TEMPERATURE, "logits = logits * temperature"),
+        says="divide the logits",
+    ),
+    case(
+        "generate_top_k_plus_one",
+        "generate",
+        GEN,
+        (KTH, "kth = logits.topk(min(top_k + 1, logits.size(-1)), dim=-1).values[:, -1:]"),
+        says="top_k=1",
+    ),
     case("generate_top_k_ignored", "generate", GEN, (TOPK_FILL, "pass")),
     case("generate_always_greedy", "generate", GEN, (SAMPLE, "next_token = logits.argmax(dim=-1, keepdim=True)")),
     case("generate_global_rng", "generate", GEN, (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1), 1)")),
-    case("generate_first_position", "generate", GEN, ("logits = model(prompt, cache)[:, -1]  # (batch, vocab)", "logits = model(prompt, cache)[:, 0]")),
+    case(
+        "generate_first_position",
+        "generate",
+        GEN,
+        ("logits = model(prompt, cache)[:, -1]  # (batch, vocab)", "logits = model(prompt, cache)[:, 0]"),
+    ),
     case("generate_no_eval", "generate", GEN, ("        model.eval()\n", ""), says="eval mode"),
-    case("generate_one_token_short", "generate", GEN, ("for step in range(max_new_tokens):", "for step in range(max_new_tokens - 1):")),
-    case("generate_new_cache_every_step", "generate", GEN, (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]")),
-    ok("generate_power_of_probabilities", "generate", (TEMPERATURE, "pass"), (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) ** (1 / temperature), 1, generator=generator)"),
-       (KTH, "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]")),
-    ok("generate_top_k_before_temperature", "generate", (TEMPERATURE, "pass"), (SAMPLE, "next_token = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator)")),
-    ok("generate_scatter_top_k", "generate", (KTH + "\n                    " + TOPK_FILL,
-       "top = logits.topk(min(top_k, logits.size(-1)), dim=-1)\n"
-       "                    logits = torch.full_like(logits, float('-inf')).scatter(-1, top.indices, top.values)")),
-    ok("generate_extra_final_call", "generate", (NEXT_LOGITS, "logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]"),
-       ("            if step + 1 < max_new_tokens:\n", "            if True:\n")),
+    case(
+        "generate_one_token_short",
+        "generate",
+        GEN,
+        ("for step in range(max_new_tokens):", "for step in range(max_new_tokens - 1):"),
+    ),
+    case(
+        "generate_new_cache_every_step",
+        "generate",
+        GEN,
+        (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]"),
+    ),
+    ok(
+        "generate_power_of_probabilities",
+        "generate",
+        (TEMPERATURE, "pass"),
+        (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) ** (1 / temperature), 1, generator=generator)"),
+        (KTH, "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]"),
+    ),
+    ok(
+        "generate_top_k_before_temperature",
+        "generate",
+        (TEMPERATURE, "pass"),
+        (SAMPLE, "next_token = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator)"),
+    ),
+    ok(
+        "generate_scatter_top_k",
+        "generate",
+        (
+            KTH + "\n                    " + TOPK_FILL,
+            "top = logits.topk(min(top_k, logits.size(-1)), dim=-1)\n"
+            "                    logits = torch.full_like(logits, float('-inf')).scatter(-1, top.indices, top.values)",
+        ),
+    ),
+    ok(
+        "generate_extra_final_call",
+        "generate",
+        (NEXT_LOGITS, "logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]"),
+        ("            if step + 1 < max_new_tokens:\n", "            if True:\n"),
+    ),
     # parameter counts
-    case("count_tied_twice", "parameter_counts", COUNTS, (GPT_RETURN, GPT_RETURN.replace("+ 2 * d", "+ 2 * d + config.vocab_size * d")), says="tied weights count once"),
-    case("count_no_positions", "parameter_counts", COUNTS, ("embeddings = config.vocab_size * d + config.max_len * d", "embeddings = config.vocab_size * d"), says="position embeddings"),
-    case("count_no_biases", "parameter_counts", COUNTS, ("attention = 4 * d * d + 4 * d  # W_q, W_k, W_v, W_o with biases", "attention = 4 * d * d"),
-         ("feed_forward = d * f + f + f * d + d", "feed_forward = d * f + f * d"), says="biases"),
+    case(
+        "count_tied_twice",
+        "parameter_counts",
+        COUNTS,
+        (GPT_RETURN, GPT_RETURN.replace("+ 2 * d", "+ 2 * d + config.vocab_size * d")),
+        says="tied weights count once",
+    ),
+    case(
+        "count_no_positions",
+        "parameter_counts",
+        COUNTS,
+        ("embeddings = config.vocab_size * d + config.max_len * d", "embeddings = config.vocab_size * d"),
+        says="position embeddings",
+    ),
+    case(
+        "count_no_biases",
+        "parameter_counts",
+        COUNTS,
+        ("attention = 4 * d * d + 4 * d  # W_q, W_k, W_v, W_o with biases", "attention = 4 * d * d"),
+        ("feed_forward = d * f + f + f * d + d", "feed_forward = d * f + f * d"),
+        says="biases",
+    ),
     case("count_no_block_norms", "parameter_counts", COUNTS, (GPT_NORMS, "norms = 0"), says="two LayerNorms"),
-    case("count_no_final_norm", "parameter_counts", COUNTS, (GPT_RETURN, "return embeddings + config.n_layers * (attention + feed_forward + norms)"), says="every LayerNorm"),
-    case("count_bert_no_decoder_bias", "parameter_counts", COUNTS, (BERT_MLM_HEAD, "mlm_head = d * d + d + 2 * d"), says="own bias"),
-    case("count_bert_two_segments", "parameter_counts", COUNTS, ("embeddings = v * d + config.n_segments * d", "embeddings = v * d + 2 * d")),
-    case("count_bert_no_nsp", "parameter_counts", COUNTS, ("nsp_head = d * d + d + 2 * d + 2  # pooler, classifier", "nsp_head = 0")),
-    case("count_float", "parameter_counts", COUNTS, (GPT_RETURN, "return float(embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d)"), says="Python int"),
-    ok("count_by_formula", "parameter_counts", (GPT_RETURN, "return (config.vocab_size + config.max_len) * d + config.n_layers * (4 * d * d + 2 * d * f + 9 * d + f) + 2 * d")),
+    case(
+        "count_no_final_norm",
+        "parameter_counts",
+        COUNTS,
+        (GPT_RETURN, "return embeddings + config.n_layers * (attention + feed_forward + norms)"),
+        says="every LayerNorm",
+    ),
+    case(
+        "count_bert_no_decoder_bias",
+        "parameter_counts",
+        COUNTS,
+        (BERT_MLM_HEAD, "mlm_head = d * d + d + 2 * d"),
+        says="own bias",
+    ),
+    case(
+        "count_bert_two_segments",
+        "parameter_counts",
+        COUNTS,
+        ("embeddings = v * d + config.n_segments * d", "embeddings = v * d + 2 * d"),
+    ),
+    case(
+        "count_bert_no_nsp",
+        "parameter_counts",
+        COUNTS,
+        ("nsp_head = d * d + d + 2 * d + 2  # pooler, classifier", "nsp_head = 0"),
+    ),
+    case(
+        "count_float",
+        "parameter_counts",
+        COUNTS,
+        (GPT_RETURN, "return float(embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d)"),
+        says="Python int",
+    ),
+    ok(
+        "count_by_formula",
+        "parameter_counts",
+        (
+            GPT_RETURN,
+            "return (config.vocab_size + config.max_len) * d + config.n_layers * (4 * d * d + 2 * d * f + 9 * d + f) + 2 * d",
+        ),
+    ),
 ]
 
 

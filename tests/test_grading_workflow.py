@@ -39,7 +39,7 @@ OWN_RNN = '''def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
     hs = torch.stack(states, dim=1)
     return hs, hs[:, -1]
 '''
-RENAMED_REFERENCE = '''def rnn_forward(inputs, A, B, c, start=None):
+RENAMED_REFERENCE = """def rnn_forward(inputs, A, B, c, start=None):
     # the reference with other names and layout, no docstring, no annotations
     n, length, _ = inputs.shape
     state = (inputs.new_zeros(n, B.shape[0])
@@ -50,24 +50,44 @@ RENAMED_REFERENCE = '''def rnn_forward(inputs, A, B, c, start=None):
         collected.append(state)
     all_states = torch.stack(collected, dim=1)
     return all_states, state
-'''
+"""
 # Canvas: <name>_<user id>_<submission id>_<file>.ipynb; Moodle: <Full Name>_<participant id>_assignsubmission_file_/
 CLASS = {  # file -> (chapter, answers as in tests.submissions.completed)
     "adareference_101_1001_rnn.ipynb": (RNN, {}),
-    "bobimports_102_1002_rnn.ipynb": (RNN, {name: f"from tinyformer.rnn import {name}\n"
-                                           for name in ["rnn_forward", "jacobian_norms", "causal_average"]}),
+    "bobimports_102_1002_rnn.ipynb": (
+        RNN,
+        {name: f"from tinyformer.rnn import {name}\n" for name in ["rnn_forward", "jacobian_norms", "causal_average"]},
+    ),
     "carolrenamed_103_1003_rnn.ipynb": (RNN, {"rnn_forward": RENAMED_REFERENCE}),
     "daveown_104_1004_rnn.ipynb": (RNN, {"rnn_forward": OWN_RNN}),
-    "Eve Later_201_assignsubmission_file_/rnn.ipynb": (RNN, {"rnn_forward": CHEAT_IF.format(
-        probe="from tinyformer.attention import scaled_dot_product_attention")}),
-    "Finn Reload_202_assignsubmission_file_/rnn.ipynb": (RNN, {"rnn_forward": CHEAT_IF.format(
-        probe="import sys; [sys.modules.pop(m) for m in list(sys.modules) if m.startswith('tinyformer')]; "
-              "from tinyformer.rnn import rnn_forward as _r")}),
-    "hanaearlier_105_1005_mha.ipynb": (MHA, {"split_heads": "from tinyformer.attention import scaled_dot_product_attention "
-                                             "as earlier_piece\n{split_heads}"}),
-    "ivanimports_106_1006_mha.ipynb": (MHA, {"split_heads": "from tinyformer.multihead import split_heads\n",
-                                             "merge_heads": "from tinyformer.multihead import merge_heads\n",
-                                             "multi_head_attention": "from tinyformer.multihead import MultiHeadAttention\n"}),
+    "Eve Later_201_assignsubmission_file_/rnn.ipynb": (
+        RNN,
+        {"rnn_forward": CHEAT_IF.format(probe="from tinyformer.attention import scaled_dot_product_attention")},
+    ),
+    "Finn Reload_202_assignsubmission_file_/rnn.ipynb": (
+        RNN,
+        {
+            "rnn_forward": CHEAT_IF.format(
+                probe="import sys; [sys.modules.pop(m) for m in list(sys.modules) if m.startswith('tinyformer')]; "
+                "from tinyformer.rnn import rnn_forward as _r"
+            )
+        },
+    ),
+    "hanaearlier_105_1005_mha.ipynb": (
+        MHA,
+        {
+            "split_heads": "from tinyformer.attention import scaled_dot_product_attention "
+            "as earlier_piece\n{split_heads}"
+        },
+    ),
+    "ivanimports_106_1006_mha.ipynb": (
+        MHA,
+        {
+            "split_heads": "from tinyformer.multihead import split_heads\n",
+            "merge_heads": "from tinyformer.multihead import merge_heads\n",
+            "multi_head_attention": "from tinyformer.multihead import MultiHeadAttention\n",
+        },
+    ),
 }
 EXPECTED = {  # student -> (score, review)
     "adareference_101": (9, "matches the reference: rnn_forward, jacobian_norms, causal_average"),
@@ -76,7 +96,10 @@ EXPECTED = {  # student -> (score, review)
     "daveown_104": (9, "matches the reference: jacobian_norms, causal_average"),
     "Eve-Later_201": (6, "matches the reference: jacobian_norms, causal_average"),
     "Finn-Reload_202": (6, "matches the reference: jacobian_norms, causal_average"),
-    "hanaearlier_105": (14, "matches the reference: split_heads, merge_heads, multi_head_attention, mha_parameter_count"),
+    "hanaearlier_105": (
+        14,
+        "matches the reference: split_heads, merge_heads, multi_head_attention, mha_parameter_count",
+    ),
     "ivanimports_106": (2, "matches the reference: mha_parameter_count"),  # only the parameter count is written
 }
 
@@ -86,8 +109,11 @@ def _solution(chapter: str, grade_id: str) -> str:
 
     from grader.course import source_notebook
 
-    cell = next(c for c in nbformat.read(source_notebook(chapter), as_version=4).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell = next(
+        c
+        for c in nbformat.read(source_notebook(chapter), as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
     return "\n".join(line for line in cell.source.splitlines() if "### " not in line)
 
 
@@ -96,8 +122,10 @@ def graded(tmp_path_factory):
     require_bwrap()
     folder, out = tmp_path_factory.mktemp("lms-class"), tmp_path_factory.mktemp("grading")
     for name, (chapter, answers) in CLASS.items():
-        answers = {k: v.replace("{split_heads}", _solution(chapter, k)) if "{split_heads}" in v else v
-                   for k, v in answers.items()}
+        answers = {
+            k: v.replace("{split_heads}", _solution(chapter, k)) if "{split_heads}" in v else v
+            for k, v in answers.items()
+        }
         save(completed(chapter, answers), folder / name)
     rows = run_batch(folder, out, None, 2, None, True, Limits(cell_seconds=60, notebook_seconds=240))
     return out, {row["student"]: row for row in rows}
@@ -150,15 +178,34 @@ class Formgrader:
         self.port, self.token = _free_port(), secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
         jupyter = Path(sys.executable).with_name("jupyter")
-        env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
-               "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTER_DATA_DIR": str(home / "data")}
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "JUPYTER_DATA_DIR": str(home / "data"),
+        }
         self.log = open(home / "server.log", "w")
         self.process = subprocess.Popen(
-            ["timeout", "300", str(jupyter), "server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-             "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={course}",
-             "--ServerApp.open_browser=False", "--ServerApp.shutdown_no_activity_timeout=120",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],
-            cwd=course, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                "timeout",
+                "300",
+                str(jupyter),
+                "server",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={course}",
+                "--ServerApp.open_browser=False",
+                "--ServerApp.shutdown_no_activity_timeout=120",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            cwd=course,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -166,13 +213,16 @@ class Formgrader:
                 break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"formgrader did not start:\n{(home / 'server.log').read_text()[-3000:]}") from None
+                    raise AssertionError(
+                        f"formgrader did not start:\n{(home / 'server.log').read_text()[-3000:]}"
+                    ) from None
                 time.sleep(0.5)
 
     def request(self, path: str, method: str = "GET", body: dict | None = None) -> tuple[int, str]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Authorization": f"token {self.token}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, response.read().decode()
@@ -211,22 +261,28 @@ def test_formgrader_shows_graded_notebooks_and_asks_only_for_written_answers(gra
     assert ada["needs_manual_grade"] and ada["flagged"]
     grades = json.loads(formgrader.get(f"/formgrader/api/grades?submission_id={ada['id']}"))
     assert {g["name"] for g in grades if g["needs_manual_grade"]} == {WRITTEN}
-    assert {g["name"] for g in grades if g["auto_score"] is not None} >= {"test_rnn_forward_values", "test_causal_average_batch"}
+    assert {g["name"] for g in grades if g["auto_score"] is not None} >= {
+        "test_rnn_forward_values",
+        "test_causal_average_batch",
+    }
 
     page = formgrader.get(f"/formgrader/submissions/{ada['id']}/")  # the graded notebook, rendered for marking
     assert WRITTEN in page and "rnn_forward" in page
     status, _ = formgrader.request(f"/formgrader/submissions/{by_student['daveown_104']['id']}/")
     assert status == 200, "formgrader cannot show a graded submission"
     comments = json.loads(formgrader.get(f"/formgrader/api/comments?submission_id={ada['id']}"))
-    assert {c["name"] for c in comments if c["auto_comment"] == MATCHES_REFERENCE} == {"rnn_forward", "jacobian_norms",
-                                                                                        "causal_average"}
+    assert {c["name"] for c in comments if c["auto_comment"] == MATCHES_REFERENCE} == {
+        "rnn_forward",
+        "jacobian_norms",
+        "causal_average",
+    }
 
     written = next(g for g in grades if g["name"] == WRITTEN)  # a person marks the written answer
     status, text = formgrader.request(f"/formgrader/api/grade/{written['id']}", "PUT", {"manual_score": 1.5})
     assert status == 200, f"formgrader refused the mark: HTTP {status} {text[:200]}"
     assert not json.loads(formgrader.get(f"/formgrader/api/grade/{written['id']}"))["needs_manual_grade"]
 
-    canvas, = export_grades(out, "canvas")
+    (canvas,) = export_grades(out, "canvas")
     with open(canvas, newline="") as handle:
         table = list(csv.reader(handle))
     assert table[0] == CANVAS_COLUMNS + [RNN, MHA]
@@ -236,11 +292,13 @@ def test_formgrader_shows_graded_notebooks_and_asks_only_for_written_answers(gra
     assert scores["102"] == ["0", ""] and scores["105"] == ["", "14"]
     assert "201" not in scores  # a Moodle student
 
-    moodle, = export_grades(out, "moodle")
+    (moodle,) = export_grades(out, "moodle")
     assert moodle.name == f"moodle-{RNN}.csv"
     with open(moodle, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == MOODLE_COLUMNS
     assert [(r["Identifier"], r["Full name"], r["Grade"], r["Maximum Grade"]) for r in rows] == [
-        ("Participant 201", "Eve Later", "6", "11"), ("Participant 202", "Finn Reload", "6", "11")]
+        ("Participant 201", "Eve Later", "6", "11"),
+        ("Participant 202", "Finn Reload", "6", "11"),
+    ]
     assert all(time.strptime(r["Last modified (grade)"], "%Y-%m-%d %H:%M:%S") for r in rows)

@@ -20,7 +20,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from tests.conftest import ROOT
@@ -30,8 +29,12 @@ CHAPTER = "01-rnn-limits"
 
 
 def _repository_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
@@ -43,23 +46,60 @@ def installed(tmp_path_factory):
     for name in _repository_files():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, source / name)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                            "--no-index", "--wheel-dir", str(scratch / "wheel"), str(source)],
-                           capture_output=True, text=True, timeout=600)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            str(scratch / "wheel"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (wheel,) = (scratch / "wheel").glob("tinyformer-*.whl")
     venv = scratch / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # this environment's packages (nbgrader, torch, ...) after the venv's own: the wheel's grader and tinyformer win
     Path(purelib, "course-environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                           "--no-index", str(wheel)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "VIRTUAL_ENV", "NBGRADER_EXECUTION", "TINYFORMER_LANGUAGE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "VIRTUAL_ENV", "NBGRADER_EXECUTION", "TINYFORMER_LANGUAGE")
+    }
     # the venv's scripts, then this environment's (nbgrader runs alembic by name), as one install would have them
     env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")])
     return wheel, python, env
@@ -68,8 +108,9 @@ def installed(tmp_path_factory):
 def grader(installed, folder: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """`python -m grader ARGS` with the installed package's Python, in ``folder``."""
     _, python, env = installed
-    return subprocess.run([str(python), "-m", "grader", *args], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(python), "-m", "grader", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_the_wheel_holds_the_student_editions_and_neither_solutions_nor_hidden_tests(installed):
@@ -80,8 +121,13 @@ def test_the_wheel_holds_the_student_editions_and_neither_solutions_nor_hidden_t
     from grader.course import chapter_ids
 
     assert {f"grader/student_editions/{c}/{c}.ipynb" for c in chapter_ids()} <= names
-    assert {"grader/chapters.toml", "grader/nbgrader_config.py", "grader/guard.py", "grader/typeset_maths.js",
-            "tinyformer/locale/zh_CN/LC_MESSAGES/tinyformer.po"} <= names
+    assert {
+        "grader/chapters.toml",
+        "grader/nbgrader_config.py",
+        "grader/guard.py",
+        "grader/typeset_maths.js",
+        "tinyformer/locale/zh_CN/LC_MESSAGES/tinyformer.po",
+    } <= names
     notebooks = {name for name in names if name.endswith(".ipynb")}
     assert notebooks == {f"grader/student_editions/{c}/{c}.ipynb" for c in chapter_ids()}, "only the English editions"
     for name in notebooks:
@@ -95,8 +141,12 @@ def test_the_installed_grader_finds_the_clone_from_the_working_directory(install
     outside any clone, on what the package holds."""
     show = "import grader.course as c; print(c.__file__); print(c.CHECKOUT); print(c.SOLUTIONS)"
     _, python, env = installed
-    inside, outside = (subprocess.run([str(python), "-c", show], cwd=cwd, env=env, capture_output=True, text=True,
-                                      check=True).stdout.splitlines() for cwd in (ROOT / "chapters", tmp_path))
+    inside, outside = (
+        subprocess.run(
+            [str(python), "-c", show], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        for cwd in (ROOT / "chapters", tmp_path)
+    )
     package = Path(inside[0]).parent
     assert package != ROOT / "grader" and Path(outside[0]).parent == package, "not the installed package"
     assert inside[1:] == [str(ROOT), str(ROOT / "solutions")]
@@ -120,7 +170,7 @@ def _report(done: subprocess.CompletedProcess) -> list[str]:
     lines = done.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Self-check of "))
     end = next(i for i, line in enumerate(lines) if line.startswith("Autograded score: "))
-    return lines[start:end + 1]
+    return lines[start : end + 1]
 
 
 NOTE = "Outside a clone of the course, this self-check ran the notebook's visible tests only"
@@ -136,12 +186,18 @@ def test_a_downloaded_untouched_notebook_is_checked_as_in_the_clone(installed, t
     report = _report(done)
     assert report[-1] == "Autograded score: 0 / 9", report
     tests = [line for line in report[1:-1] if "written answer" not in line]
-    assert len(tests) == 6 and all(re.search(r" 0 / \d +not done yet: replace `raise NotImplementedError", line)
-                                   for line in tests), report
+    assert len(tests) == 6 and all(
+        re.search(r" 0 / \d +not done yet: replace `raise NotImplementedError", line) for line in tests
+    ), report
     assert NOTE in done.stdout.split(report[-1])[1], done.stdout[-2000:]
-    clone = subprocess.run([sys.executable, "-m", "grader", "check", f"{CHAPTER}.ipynb"], cwd=tmp_path,  # the clone's
-                           env={**installed[2], "PATH": os.environ["PATH"]}, capture_output=True, text=True,
-                           timeout=600)
+    clone = subprocess.run(
+        [sys.executable, "-m", "grader", "check", f"{CHAPTER}.ipynb"],
+        cwd=tmp_path,  # the clone's
+        env={**installed[2], "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert clone.returncode == 1 and _report(clone) == report, clone.stdout[-3000:] + clone.stderr[-3000:]
     assert NOTE not in clone.stdout
 
@@ -179,29 +235,42 @@ def test_a_missing_grader_package_is_named_with_the_install_command(installed, t
     is missing and how to install it, instead of failing with ModuleNotFoundError."""
     _, python, env = installed
     save(student_edition(CHAPTER), tmp_path / f"{CHAPTER}.ipynb")
-    without = ("import sys; sys.modules['nbgrader'] = None; from grader.__main__ import main; "
-               f"sys.exit(main(['check', '{CHAPTER}.ipynb']))")
-    done = subprocess.run([str(python), "-c", without], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    without = (
+        "import sys; sys.modules['nbgrader'] = None; from grader.__main__ import main; "
+        f"sys.exit(main(['check', '{CHAPTER}.ipynb']))"
+    )
+    done = subprocess.run(
+        [str(python), "-c", without], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stderr.startswith("error: `python -m grader check` needs the module nbgrader"), done.stderr
     assert 'pip install "tinyformer[grader] @ git+URL"` with the address of the course' in done.stderr, done.stderr
     # installed from the course's repository (pip records where, PEP 610): the command names it
-    where = subprocess.run([str(python), "-c", "import tinyformer; print(tinyformer.__file__)"], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [str(python), "-c", "import tinyformer; print(tinyformer.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     purelib = Path(where).parent.parent
     (record,) = (folder / "direct_url.json" for folder in purelib.glob("tinyformer-*.dist-info"))
     before = record.read_text() if record.exists() else None
     try:
-        record.write_text('{"url": "https://github.com/course/tinyformer", "vcs_info": {"vcs": "git", '
-                          '"requested_revision": "spring", "commit_id": "' + "0" * 40 + '"}}')
-        done = subprocess.run([str(python), "-c", without], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)
+        record.write_text(
+            '{"url": "https://github.com/course/tinyformer", "vcs_info": {"vcs": "git", '
+            '"requested_revision": "spring", "commit_id": "' + "0" * 40 + '"}}'
+        )
+        done = subprocess.run(
+            [str(python), "-c", without], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
     finally:
         if before is None:
             record.unlink()
         else:
             record.write_text(before)
     assert done.returncode == 2, done.stderr[-3000:]
-    assert '`pip install "tinyformer[grader] @ git+https://github.com/course/tinyformer@spring"`' in done.stderr, \
+    assert '`pip install "tinyformer[grader] @ git+https://github.com/course/tinyformer@spring"`' in done.stderr, (
         done.stderr
+    )

@@ -26,8 +26,10 @@ def test_canvas_keeps_the_user_id_and_grades_the_latest_hand_in(tmp_path):
     save(completed(CHAPTER), folder / "leeanna_777_10000_03-attention-1.ipynb")  # resubmitted: a higher id
     save(completed(CHAPTER), folder / "smithjohn_LATE_42_10001_homework.ipynb")
     graded, refused = found(folder)
-    assert graded == {("leeanna_777", CHAPTER): "leeanna_777_10000_03-attention-1.ipynb",
-                      ("smithjohn_42", CHAPTER): "smithjohn_LATE_42_10001_homework.ipynb"}
+    assert graded == {
+        ("leeanna_777", CHAPTER): "leeanna_777_10000_03-attention-1.ipynb",
+        ("smithjohn_42", CHAPTER): "smithjohn_LATE_42_10001_homework.ipynb",
+    }
     assert "leeanna_777_10000_03-attention-1.ipynb is graded instead" in refused["leeanna_777_9999_03-attention.ipynb"]
 
 
@@ -80,20 +82,30 @@ def test_nothing_to_grade_is_an_error_not_an_empty_grade_sheet(tmp_path):
         collect(tmp_path / "only03", tmp_path / "scratch", [OTHER])
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--db-url", "bogus://x"], "is not a database URL the grader can use"),
-    (["--db-url", "postgresql://grader@127.0.0.1:1/course"], "cannot open the gradebook postgresql://grader@127.0.0.1:1/course"),
-    (["--jobs", "0"], "--jobs, --timeout and --cell-timeout must be at least 1"),
-    (["--memory-gb", "0.5"], "--memory-gb 0.5 is too little"),
-    (["--chapter", "6"], "no notebooks (.ipynb) to grade of 06-encoder"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--db-url", "bogus://x"], "is not a database URL the grader can use"),
+        (
+            ["--db-url", "postgresql://grader@127.0.0.1:1/course"],
+            "cannot open the gradebook postgresql://grader@127.0.0.1:1/course",
+        ),
+        (["--jobs", "0"], "--jobs, --timeout and --cell-timeout must be at least 1"),
+        (["--memory-gb", "0.5"], "--memory-gb 0.5 is too little"),
+        (["--chapter", "6"], "no notebooks (.ipynb) to grade of 06-encoder"),
+    ],
+)
 def test_bad_input_is_one_line_and_the_last_grades_stay(tmp_path, arguments, message):
     save(completed(CHAPTER), tmp_path / "class" / "ada.ipynb")
     out = tmp_path / "out"
     out.mkdir()
     (out / "grades.csv").write_text("student,chapter,score\nada,03-attention,13\n")
-    done = subprocess.run([sys.executable, "-m", "grader", "autograde", str(tmp_path / "class"), "--out", str(out),
-                           *arguments], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "autograde", str(tmp_path / "class"), "--out", str(out), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert (out / "grades.csv").read_text() == "student,chapter,score\nada,03-attention,13\n"

@@ -13,8 +13,17 @@ import yaml
 
 import grader.course
 from grader import manifest
-from grader.course import (MANIFEST, ROOT, SOLUTIONS, UNGRADED, CourseError, chapter_ids, chapter_manifest,
-                           graded_chapter_ids, source_notebook)
+from grader.course import (
+    MANIFEST,
+    ROOT,
+    SOLUTIONS,
+    UNGRADED,
+    CourseError,
+    chapter_ids,
+    chapter_manifest,
+    graded_chapter_ids,
+    source_notebook,
+)
 from tests.test_reference_sync import tinyformer_definitions
 
 CHAPTERS = chapter_manifest()
@@ -51,24 +60,53 @@ def manifest_text() -> str:
     return MANIFEST.read_text()
 
 
-@pytest.mark.parametrize("old, new, message", [
-    pytest.param('title = "Why RNNs fall short"\n', "", r"chapter 1 \(01-rnn-limits\): title must be", id="no-title"),
-    pytest.param('tests.grading = "test_grading_02_word2vec"\n', "",
-                 r"chapter 2 \(02-word2vec\): a graded chapter needs tests.grading", id="graded-without-round-trip"),
-    pytest.param("graded = false", 'graded = false\ntests.grading = "test_grading_09_capstone"',
-                 r"\(09-capstone\): tests.grading is for graded chapters only", id="ungraded-with-round-trip"),
-    pytest.param('modules = ["rnn"]', 'modules = ["rnn.py"]', r"\(01-rnn-limits\): modules must be a list",
-                 id="module-file-name"),
-    pytest.param('slug = "03-attention"', 'slug = "03_attention"', r"slug '03_attention' is not NN-slug", id="slug"),
-    pytest.param('slug = "03-attention"', 'slug = "01-attention"', r"01-attention comes after 02-word2vec",
-                 id="order"),
-    pytest.param('graded = true\ntests.units = ["test_rnn"]', 'graded = "yes"\ntests.units = ["test_rnn"]',
-                 r"graded must be true or false", id="graded-not-a-flag"),
-    pytest.param('pieces.names = ["rnn_forward"', 'pieces.name = ["rnn_forward"', r"unknown field pieces.name",
-                 id="unknown-field"),
-    pytest.param('[[chapter]]\nslug = "01-rnn-limits"', '[[chapter]\nslug = "01-rnn-limits"', r"not valid TOML",
-                 id="toml"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        pytest.param(
+            'title = "Why RNNs fall short"\n', "", r"chapter 1 \(01-rnn-limits\): title must be", id="no-title"
+        ),
+        pytest.param(
+            'tests.grading = "test_grading_02_word2vec"\n',
+            "",
+            r"chapter 2 \(02-word2vec\): a graded chapter needs tests.grading",
+            id="graded-without-round-trip",
+        ),
+        pytest.param(
+            "graded = false",
+            'graded = false\ntests.grading = "test_grading_09_capstone"',
+            r"\(09-capstone\): tests.grading is for graded chapters only",
+            id="ungraded-with-round-trip",
+        ),
+        pytest.param(
+            'modules = ["rnn"]',
+            'modules = ["rnn.py"]',
+            r"\(01-rnn-limits\): modules must be a list",
+            id="module-file-name",
+        ),
+        pytest.param(
+            'slug = "03-attention"', 'slug = "03_attention"', r"slug '03_attention' is not NN-slug", id="slug"
+        ),
+        pytest.param(
+            'slug = "03-attention"', 'slug = "01-attention"', r"01-attention comes after 02-word2vec", id="order"
+        ),
+        pytest.param(
+            'graded = true\ntests.units = ["test_rnn"]',
+            'graded = "yes"\ntests.units = ["test_rnn"]',
+            r"graded must be true or false",
+            id="graded-not-a-flag",
+        ),
+        pytest.param(
+            'pieces.names = ["rnn_forward"',
+            'pieces.name = ["rnn_forward"',
+            r"unknown field pieces.name",
+            id="unknown-field",
+        ),
+        pytest.param(
+            '[[chapter]]\nslug = "01-rnn-limits"', '[[chapter]\nslug = "01-rnn-limits"', r"not valid TOML", id="toml"
+        ),
+    ],
+)
 def test_a_malformed_manifest_is_refused_naming_the_chapter_and_the_field(tmp_path, old, new, message):
     assert old in manifest_text(), "the manifest changed: update this test's edit"
     broken = tmp_path / "chapters.toml"
@@ -79,15 +117,17 @@ def test_a_malformed_manifest_is_refused_naming_the_chapter_and_the_field(tmp_pa
 
 def test_readmes_chapters_table_is_written_from_the_manifest():
     text = (ROOT / "README.md").read_text()
-    assert text == manifest.with_readme_table(text, CHAPTERS), \
+    assert text == manifest.with_readme_table(text, CHAPTERS), (
         f"README.md's chapters table differs from grader/chapters.toml: {RUN}"
+    )
 
 
 def test_the_toc_lists_the_manifests_chapter_pages_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     part = next(part for part in toc["parts"] if part.get("caption") == "Chapters")
-    assert [page["file"] for page in part["chapters"]] == [f"book/chapters/{c.slug}" for c in CHAPTERS], \
+    assert [page["file"] for page in part["chapters"]] == [f"book/chapters/{c.slug}" for c in CHAPTERS], (
         f"_toc.yml's Chapters part differs from grader/chapters.toml: {RUN}"
+    )
     text = (ROOT / "_toc.yml").read_text()
     assert manifest.with_toc_chapters(text, CHAPTERS) == text  # what the command writes: the same, comments and all
 
@@ -104,8 +144,10 @@ def test_a_word_changed_in_the_table_or_a_page_left_out_is_seen_and_written_back
     readme, toc = (course / "README.md").read_text(), (course / "_toc.yml").read_text()
     (course / "README.md").write_text(readme.replace("| Attention |", "| Attention mechanisms |"))
     (course / "_toc.yml").write_text(toc.replace("      - file: book/chapters/05-positions\n", ""))
-    assert manifest.stale(course) == [f"README.md's chapters table differs from grader/chapters.toml: {RUN}",
-                                      f"_toc.yml's \"Chapters\" part differs from grader/chapters.toml: {RUN}"]
+    assert manifest.stale(course) == [
+        f"README.md's chapters table differs from grader/chapters.toml: {RUN}",
+        f'_toc.yml\'s "Chapters" part differs from grader/chapters.toml: {RUN}',
+    ]
     assert manifest.write(course) == [course / "README.md", course / "_toc.yml"]
     assert (course / "README.md").read_text() == readme and (course / "_toc.yml").read_text() == toc
     (course / "README.md").write_text(readme.replace(manifest.TABLE_END, ""))
@@ -116,15 +158,20 @@ def test_a_word_changed_in_the_table_or_a_page_left_out_is_seen_and_written_back
 def test_the_command_writes_the_table_and_the_toc_from_the_manifest(tmp_path):
     """`python -m grader chapters` calls manifest.write(); a new chapter in the manifest gets its row and page."""
     course = copy_course(tmp_path)
-    extra = manifest_text() + ('\n[[chapter]]\nslug = "10-extra"\ntitle = "An extra chapter"\nmodules = ["extra"]\n'
-                               'graded = true\ntests.grading = "test_grading_10_extra"\n'
-                               'pieces.writes = "`extra_piece`"\npieces.names = ["extra_piece"]\n')
+    extra = manifest_text() + (
+        '\n[[chapter]]\nslug = "10-extra"\ntitle = "An extra chapter"\nmodules = ["extra"]\n'
+        'graded = true\ntests.grading = "test_grading_10_extra"\n'
+        'pieces.writes = "`extra_piece`"\npieces.names = ["extra_piece"]\n'
+    )
     (tmp_path / "chapters.toml").write_text(extra)
     assert manifest.write(course, tmp_path / "chapters.toml") == [course / "README.md", course / "_toc.yml"]
-    assert "| 10 | An extra chapter | `extra` | `extra_piece` |\n\n<!-- end of chapters table -->" in \
-        (course / "README.md").read_text()
-    assert yaml.safe_load((course / "_toc.yml").read_text())["parts"][1]["chapters"][-1] == \
-        {"file": "book/chapters/10-extra"}
+    assert (
+        "| 10 | An extra chapter | `extra` | `extra_piece` |\n\n<!-- end of chapters table -->"
+        in (course / "README.md").read_text()
+    )
+    assert yaml.safe_load((course / "_toc.yml").read_text())["parts"][1]["chapters"][-1] == {
+        "file": "book/chapters/10-extra"
+    }
 
 
 def test_every_module_and_test_module_the_manifest_names_exists():
@@ -147,15 +194,17 @@ def solution_definitions(chapter: str) -> list[str]:
     names = []
     for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            names += [node.name for node in ast.parse(cell.source).body
-                      if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+            names += [
+                node.name for node in ast.parse(cell.source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+            ]
     return names
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=by_slug)
 def test_the_pieces_are_what_the_solution_cells_define(chapter):
-    assert list(chapter.pieces) == solution_definitions(chapter.slug), \
+    assert list(chapter.pieces) == solution_definitions(chapter.slug), (
         f"grader/chapters.toml's pieces.names for {chapter.slug} are not what its solution cells define"
+    )
     if chapter.graded:  # every name README's table shows in code is one the learner writes
         shown = re.findall(r"`([A-Za-z_]\w*)`", chapter.writes)
         assert set(shown) <= set(chapter.pieces), f"{chapter.slug}: pieces.writes shows {shown}, not all written"
@@ -191,10 +240,12 @@ def test_a_chapters_modules_are_its_pieces_reference_or_what_its_set_up_cell_imp
 def test_the_front_pages_list_the_chapters_in_order():
     """book/intro.md's "What you will build" links every chapter's page; book/setup.md times every chapter."""
     intro = (ROOT / "book" / "intro.md").read_text()
-    assert re.findall(r"^\| \[\d\d [^]]*\]\(chapters/([^)]+)\)", intro, re.M) == [c.slug for c in CHAPTERS], \
-        "book/intro.md's table of chapters differs from grader/chapters.toml (edit it, and its translation in " \
+    assert re.findall(r"^\| \[\d\d [^]]*\]\(chapters/([^)]+)\)", intro, re.M) == [c.slug for c in CHAPTERS], (
+        "book/intro.md's table of chapters differs from grader/chapters.toml (edit it, and its translation in "
         "locale/zh_CN/LC_MESSAGES/intro.po)"
+    )
     setup = (ROOT / "book" / "setup.md").read_text()
     timed = setup.split("| chapter | seconds |", 1)[1].split("\n\n", 1)[0]
-    assert re.findall(r"^\| (\d\d) ", timed, re.M) == [c.number for c in CHAPTERS], \
+    assert re.findall(r"^\| (\d\d) ", timed, re.M) == [c.number for c in CHAPTERS], (
         "book/setup.md's table of run times differs from grader/chapters.toml's chapters"
+    )

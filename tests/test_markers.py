@@ -10,11 +10,16 @@ from tests.system_tools import require
 
 def test_every_slow_name_is_a_test_module_or_function_that_exists():
     modules = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
-    missing = {name for name in SLOW_MODULES
-               if name not in modules and not any(m.startswith(name + "_") for m in modules)}
+    missing = {
+        name for name in SLOW_MODULES if name not in modules and not any(m.startswith(name + "_") for m in modules)
+    }
     assert not missing, f"SLOW_MODULES names modules that do not exist (renamed?): {sorted(missing)}"
-    functions = {node.name for p in (ROOT / "tests").glob("test_*.py") for node in ast.walk(ast.parse(p.read_text()))
-                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    functions = {
+        node.name
+        for p in (ROOT / "tests").glob("test_*.py")
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
     gone = sorted(SLOW_TESTS - functions)
     assert not gone, f"SLOW_TESTS names tests that do not exist (renamed?): {gone}"
 

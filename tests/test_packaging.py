@@ -5,9 +5,9 @@ requirements.txt resolved: every package pinned, with hashes, the top-level pins
 
 import ast
 import sys
-import tomllib
 from importlib.metadata import packages_distributions, version
 
+import tomllib
 from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
@@ -45,16 +45,18 @@ def distributions(requirements: list[str]) -> set[str]:
 
 def missing(package: str, listed: set[str]) -> list[str]:
     to_dist = packages_distributions()
-    return sorted(m for m in imported_modules(package)
-                  if not {d.lower().replace("_", "-") for d in to_dist.get(m, [m])} & listed)
+    return sorted(
+        m for m in imported_modules(package) if not {d.lower().replace("_", "-") for d in to_dist.get(m, [m])} & listed
+    )
 
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def test_tinyformer_needs_only_its_dependencies():
-    assert not missing("tinyformer", distributions(PROJECT["dependencies"])), \
+    assert not missing("tinyformer", distributions(PROJECT["dependencies"])), (
         "tinyformer imports these, which pyproject.toml's dependencies do not list"
+    )
 
 
 def test_the_grader_needs_only_the_grader_extra():
@@ -90,10 +92,14 @@ def test_the_lock_file_pins_requirements_txt_with_hashes():
     lock_text = (ROOT / "requirements.lock").read_text()
     top, lock = pins((ROOT / "requirements.txt").read_text()), pins(lock_text)
     assert top, "requirements.txt pins nothing?"
-    differ = {name: (wanted, lock.get(name)) for name, wanted in top.items()
-              if lock.get(name, "").split("+")[0] != wanted}  # torch 2.13.0 is 2.13.0+cpu here
-    assert not differ, (f"requirements.lock does not pin requirements.txt's versions {differ}: regenerate it "
-                        "with the pip-compile command at its top")
+    differ = {
+        name: (wanted, lock.get(name)) for name, wanted in top.items() if lock.get(name, "").split("+")[0] != wanted
+    }  # torch 2.13.0 is 2.13.0+cpu here
+    assert not differ, (
+        f"requirements.lock does not pin requirements.txt's versions {differ}: regenerate it "
+        "with the pip-compile command at its top"
+    )
     entries = lock_text.split("\n    # via")
-    assert len(lock) > 2 * len(top) and all("--hash=sha256:" in entry for entry in entries[:-1]), \
+    assert len(lock) > 2 * len(top) and all("--hash=sha256:" in entry for entry in entries[:-1]), (
         "every locked package needs its hashes (pip-compile --generate-hashes)"
+    )

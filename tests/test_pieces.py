@@ -9,7 +9,8 @@ import torch
 
 from grader.course import CHAPTERS, SOLUTIONS
 from tinyformer import encoder, gpt
-from tinyformer.pieces import CHAPTERS as PIECE_CHAPTERS, learner_pieces
+from tinyformer.pieces import CHAPTERS as PIECE_CHAPTERS
+from tinyformer.pieces import learner_pieces
 from tinyformer.text import batch, char_text, tiny_shakespeare
 
 CONFIG = gpt.GPTConfig(vocab_size=65, max_len=32, d_model=32, n_heads=4, n_layers=2, d_ff=64)
@@ -42,10 +43,19 @@ def test_the_reference_answers_build_a_gpt_of_the_learners_own_classes(tmp_path)
     assert pieces.fallbacks() == [], pieces.report()
     model = pieces.gpt(CONFIG)
     learners = {type(module).__name__ for module in model.modules() if type(module).__module__.startswith("learner_")}
-    assert {"GPT", "EncoderLayer", "MultiHeadAttention", "LayerNorm", "FeedForward", "LearnedPositionalEmbedding"} <= learners
+    assert {
+        "GPT",
+        "EncoderLayer",
+        "MultiHeadAttention",
+        "LayerNorm",
+        "FeedForward",
+        "LearnedPositionalEmbedding",
+    } <= learners
     assert not any(type(module).__module__.startswith("tinyformer") for module in model.modules())
     _same_as_the_reference(model)
-    assert pieces.bert(pieces.objects["BERTConfig"](vocab_size=30, max_len=16, d_model=32, n_heads=4, n_layers=1, d_ff=64))
+    assert pieces.bert(
+        pieces.objects["BERTConfig"](vocab_size=30, max_len=16, d_model=32, n_heads=4, n_layers=1, d_ff=64)
+    )
 
 
 def test_one_mistake_falls_back_to_the_reference_with_the_tests_message_and_the_rest_stays_yours(tmp_path):
@@ -65,8 +75,11 @@ def test_one_mistake_falls_back_to_the_reference_with_the_tests_message_and_the_
 
 def test_a_piece_that_raises_falls_back_naming_the_error_and_later_chapters_still_build(tmp_path):
     def broken(grade_id, source):
-        return source.replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n        undefined_name", 1) \
-            if grade_id == "multi_head_attention" else source
+        return (
+            source.replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n        undefined_name", 1)
+            if grade_id == "multi_head_attention"
+            else source
+        )
 
     pieces = learner_pieces(_solutions(tmp_path, broken))
     [fallback] = pieces.fallbacks()

@@ -39,10 +39,12 @@ def test_rope_is_a_rotation_of_pairs_and_depends_on_relative_position():
     torch.testing.assert_close(rotated[..., 0:2].norm(dim=-1), x[..., 0:2].norm(dim=-1))
     torch.testing.assert_close(rotated[:, 0], x[:, 0])
     q, k = torch.randn(8), torch.randn(8)
+
     def score(m, n):
         qs = apply_rope(q.expand(1, 20, 8))[0, m]
         ks = apply_rope(k.expand(1, 20, 8))[0, n]
         return (qs @ ks).item()
+
     assert abs(score(5, 2) - score(13, 10)) < 1e-4 and abs(score(5, 2) - score(5, 3)) > 1e-3
     torch.testing.assert_close(apply_rope(x, offset=3)[:, :2], apply_rope(torch.cat([x[:, :3], x[:, :2]], 1))[:, 3:])
 

@@ -14,8 +14,10 @@ from tinyformer.train import PRESETS, TrainConfig, build_model, corpus_stream
 
 README = ROOT / "README.md"
 HEADER = "| shape | parameters | batch x context | tokens/s | MFU |"
-SHAPE = re.compile(r"(?P<preset>[\w-]+) \((?P<layers>\d+)/(?P<heads>\d+)/(?P<width>\d+), "
-                   r"vocab (?P<vocab>\d+), ctx (?P<context>\d+)\)")
+SHAPE = re.compile(
+    r"(?P<preset>[\w-]+) \((?P<layers>\d+)/(?P<heads>\d+)/(?P<width>\d+), "
+    r"vocab (?P<vocab>\d+), ctx (?P<context>\d+)\)"
+)
 
 
 def benchmark_rows(text: str) -> list[list[str]]:
@@ -23,7 +25,7 @@ def benchmark_rows(text: str) -> list[list[str]]:
     lines = text.splitlines()
     start = lines.index(HEADER)
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("| "):
             break
         rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
@@ -42,7 +44,10 @@ def check_counts(text: str) -> None:
         assert runs.get(preset_name) == (batch, context), f"{shape}: speed.py's quick mode runs {runs.get(preset_name)}"
         preset = PRESETS[preset_name]
         assert (int(named["layers"]), int(named["heads"]), int(named["width"])) == (
-            preset.n_layers, preset.n_heads, preset.d_model), f"{shape}: the preset is {preset}"
+            preset.n_layers,
+            preset.n_heads,
+            preset.d_model,
+        ), f"{shape}: the preset is {preset}"
         assert int(named["context"]) == context, f"{shape}: the run's context is {context}"
         data = "random" if preset_name != "chapter08" else "corpus"  # as benchmarks/speed.py chooses
         vocab = len(corpus_stream()[1]) if data == "corpus" else preset.vocab_size or 64  # as train() does

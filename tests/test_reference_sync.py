@@ -77,7 +77,8 @@ def test_an_edited_copy_is_reported_with_its_first_differing_line_and_regenerate
     assert report.problems == [
         f"tinyformer/attention.py:{line}: scaled_dot_product_attention is out of date with "
         f"solutions/{CHAPTER}/{CHAPTER}.ipynb: the notebook has `{text.strip().replace(WRONG_SCALE, SCALE)}`, the "
-        f"module `{text.strip()}`; run `{COMMAND}`"]
+        f"module `{text.strip()}`; run `{COMMAND}`"
+    ]
 
     written = run([CHAPTER], write=True, root=course)
     assert written.written == [module] and written.problems == []
@@ -116,8 +117,11 @@ def test_a_piece_written_by_hand_or_a_broken_region_is_reported(course):
 def test_a_piece_its_notebook_no_longer_defines_is_reported(course):
     module = course / "tinyformer" / "attention.py"
     old = f"solutions/{CHAPTER}/{CHAPTER}.ipynb (SelfAttention)"
-    module.write_text(module.read_text().replace(old, f"solutions/{CHAPTER}/{CHAPTER}.ipynb (SelfAttn)")
-                      .replace(reference_code.closing("SelfAttention"), reference_code.closing("SelfAttn")))
+    module.write_text(
+        module.read_text()
+        .replace(old, f"solutions/{CHAPTER}/{CHAPTER}.ipynb (SelfAttn)")
+        .replace(reference_code.closing("SelfAttention"), reference_code.closing("SelfAttn"))
+    )
     problems = run([CHAPTER], root=course).problems
     assert any(f"solutions/{CHAPTER}/{CHAPTER}.ipynb does not define SelfAttn" in p for p in problems), problems
 

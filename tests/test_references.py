@@ -9,13 +9,20 @@ import sys
 import pytest
 
 from grader.course import ROOT, chapter_ids, graded_chapter_ids, source_notebook
-from grader.references import MIN_NODES, _solution_definitions, normalised, normalised_tree, reference_matches, \
-    withheld_pieces, withholding_package
+from grader.references import (
+    MIN_NODES,
+    _solution_definitions,
+    normalised,
+    normalised_tree,
+    reference_matches,
+    withheld_pieces,
+    withholding_package,
+)
 from tests.submissions import completed, save, student_edition
 
 # In one Python: each chapter's package on sys.path in turn; every module imports, and each name either imports
 # or fails with the grader's message. Prints {chapter: {"broken": [...], "importable": [...], "refused": {...}}}.
-PROBE = r'''
+PROBE = r"""
 import importlib, json, pkgutil, sys
 found = {}
 for chapter, folder in json.loads(sys.argv[1]).items():
@@ -41,7 +48,7 @@ for chapter, folder in json.loads(sys.argv[1]).items():
                 pass
     sys.path.remove(folder)
 print(json.dumps(found))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +59,13 @@ def packages(tmp_path_factory):
         withholding_package(chapter, folder / "tinyformer")
         folders[chapter] = str(folder)
     names = sorted(withheld_pieces(chapter_ids()[0]))  # every piece of every chapter
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(folders), json.dumps(names)],
-                          capture_output=True, text=True, cwd=tmp_path_factory.mktemp("elsewhere"), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(folders), json.dumps(names)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path_factory.mktemp("elsewhere"),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -79,8 +91,9 @@ def test_only_this_and_later_chapters_pieces_are_withheld(packages, chapter):
 def test_the_grading_helpers_are_untouched(tmp_path):
     withholding_package(chapter_ids()[0], tmp_path / "tinyformer")
     for helper in ["testing.py", "data.py", "corpus.py", "runtime.py"]:
-        assert ast.dump(ast.parse((tmp_path / "tinyformer" / helper).read_text())) == \
-            ast.dump(ast.parse((ROOT / "tinyformer" / helper).read_text())), f"tinyformer/{helper} was changed"
+        assert ast.dump(ast.parse((tmp_path / "tinyformer" / helper).read_text())) == ast.dump(
+            ast.parse((ROOT / "tinyformer" / helper).read_text())
+        ), f"tinyformer/{helper} was changed"
 
 
 def _shape(source: str) -> str:
@@ -96,7 +109,7 @@ REFERENCE = '''def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
         out.append(h)
     return torch.stack(out, 1), h
 '''
-RENAMED = '''def step_through(inp, A: "Tensor", B, c, start=None) -> tuple:
+RENAMED = """def step_through(inp, A: "Tensor", B, c, start=None) -> tuple:
     state = (inp.new_zeros(inp.shape[0], B.shape[0])
              if start is None else start)
     states = []
@@ -104,15 +117,22 @@ RENAMED = '''def step_through(inp, A: "Tensor", B, c, start=None) -> tuple:
         state = torch.tanh(inp[:, i] @ A.T + state @ B.T + c)
         states.append(state)
     return (torch.stack(states, 1), state)
-'''
+"""
 
 
 def test_names_comments_docstrings_and_layout_do_not_count():
     assert _shape(REFERENCE) == _shape(RENAMED)
 
 
-@pytest.mark.parametrize("change", [("torch.tanh", "torch.sigmoid"), ("range(inp.shape[1])", "range(inp.shape[0])"),
-                                    ("state @ B.T", "state @ B"), ("torch.stack(states, 1)", "torch.stack(states, 0)")])
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("torch.tanh", "torch.sigmoid"),
+        ("range(inp.shape[1])", "range(inp.shape[0])"),
+        ("state @ B.T", "state @ B"),
+        ("torch.stack(states, 1)", "torch.stack(states, 0)"),
+    ],
+)
 def test_a_different_computation_is_not_the_reference(change):
     assert _shape(REFERENCE) != _shape(RENAMED.replace(*change))
 
@@ -120,8 +140,11 @@ def test_a_different_computation_is_not_the_reference(change):
 @pytest.mark.parametrize("chapter", graded_chapter_ids())
 def test_the_reference_is_recognised_and_the_student_edition_is_not(chapter, tmp_path):
     source = source_notebook(chapter)
-    large = {grade_id for grade_id, node in _solution_definitions(source)
-             if sum(1 for _ in ast.walk(normalised_tree(node))) >= MIN_NODES}
+    large = {
+        grade_id
+        for grade_id, node in _solution_definitions(source)
+        if sum(1 for _ in ast.walk(normalised_tree(node))) >= MIN_NODES
+    }
     assert large, f"{chapter}: no piece large enough to compare"
     assert set(reference_matches(save(completed(chapter), tmp_path / "reference.ipynb"), source)) == large
     assert reference_matches(save(student_edition(chapter), tmp_path / "untouched.ipynb"), source) == []
@@ -138,7 +161,9 @@ def test_the_self_check_withholds_the_reference_as_the_instructors_grading_does(
     from grader.autograde import autograde
 
     chapter = "01-rnn-limits"
-    cheat = save(completed(chapter, {"rnn_forward": "from tinyformer.rnn import rnn_forward"}), tmp_path / "cheat.ipynb")
+    cheat = save(
+        completed(chapter, {"rnn_forward": "from tinyformer.rnn import rnn_forward"}), tmp_path / "cheat.ipynb"
+    )
     honest = save(completed(chapter), tmp_path / "honest.ipynb")
     results = autograde(chapter, {"cheat": cheat, "honest": honest})
     lost = {c.grade_id for c in results["cheat"].auto_cells if c.score < c.max_score}

@@ -16,7 +16,9 @@ def test_the_run_seed_changes_every_draw_and_zero_is_the_published_run(monkeypat
     published_draw = torch.rand(3, generator=published), torch.rand(3)
     monkeypatch.setenv("TINYFORMER_SEED", "0")
     again = seed_everything(3)
-    assert torch.equal(torch.rand(3, generator=again), published_draw[0]) and torch.equal(torch.rand(3), published_draw[1])
+    assert torch.equal(torch.rand(3, generator=again), published_draw[0]) and torch.equal(
+        torch.rand(3), published_draw[1]
+    )
     monkeypatch.setenv("TINYFORMER_SEED", "1")
     other = seed_everything(3)
     assert not torch.equal(torch.rand(3, generator=other), published_draw[0])
@@ -59,8 +61,15 @@ def test_reproduced_records_every_claim_with_its_margin_and_names_the_failures(t
 
 def test_the_experiments_tables_show_each_run_and_the_least_margin():
     def claim(value, seed):
-        return {"claim": "accuracy", "value": value, "bound": 0.95, "direction": ">=", "margin": value - 0.95,
-                "seed": seed, "threads": 1}
+        return {
+            "claim": "accuracy",
+            "value": value,
+            "bound": 0.95,
+            "direction": ">=",
+            "margin": value - 0.95,
+            "seed": seed,
+            "threads": 1,
+        }
 
     runs = [Run("06-encoder", 0, 1, 50.0, [claim(1.0, 0)]), Run("06-encoder", 1, 1, 130.0, [claim(0.9, 1)])]
     table = claims_table(runs)

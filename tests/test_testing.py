@@ -72,7 +72,10 @@ def test_an_exception_from_the_learners_code_names_the_piece_and_its_inputs():
     def piece(x, y):
         return x @ y
 
-    with pytest.raises(CheckFailure, match=r"piece\(tensor of shape \(2, 3\), tensor of shape \(2, 3\), float64\) raised RuntimeError: .*Hint: transpose"):
+    with pytest.raises(
+        CheckFailure,
+        match=r"piece\(tensor of shape \(2, 3\), tensor of shape \(2, 3\), float64\) raised RuntimeError: .*Hint: transpose",
+    ):
         call("piece", piece, torch.ones(2, 3), torch.ones(2, 3, dtype=torch.float64), hint="transpose y")
     with pytest.raises(NotImplementedError):  # "not done yet" stays what it is
         call("piece", lambda: (_ for _ in ()).throw(NotImplementedError()))

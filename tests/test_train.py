@@ -17,8 +17,19 @@ from tinyformer.train import PRESETS, TrainConfig, build_model, main, parse_args
 
 
 def run(**changes):
-    config = TrainConfig(preset="tiny", steps=6, batch_size=4, lr=3e-3, warmup=2, quiet=True, device="cpu",
-                         bf16=False, tf32=False, fused=False, fast_attention=False)
+    config = TrainConfig(
+        preset="tiny",
+        steps=6,
+        batch_size=4,
+        lr=3e-3,
+        warmup=2,
+        quiet=True,
+        device="cpu",
+        bf16=False,
+        tf32=False,
+        fused=False,
+        fast_attention=False,
+    )
     for key, value in changes.items():
         setattr(config, key, value)
     return train(config)
@@ -57,9 +68,28 @@ def test_bert_trains_with_masked_language_modelling():
 
 def test_two_ddp_processes_on_cpu_end_with_the_same_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "tinyformer.train", "--preset", "tiny", "--steps", "4", "--batch-size", "4", "--device", "cpu",
-               "--out", str(tmp_path), "--log-every", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "tinyformer.train",
+        "--preset",
+        "tiny",
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--log-every",
+        "2",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -69,8 +99,9 @@ def test_two_ddp_processes_on_cpu_end_with_the_same_weights(tmp_path):
     assert "step     4" in result.stdout and result.stdout.count("tokens/s") == 1  # rank 0 speaks
 
 
-@pytest.mark.parametrize("arguments", [["--steps", "0"], ["--context", "1"], ["--log-every", "0"],
-                                       ["--dropout", "1"], ["--warmup", "-1"]])
+@pytest.mark.parametrize(
+    "arguments", [["--steps", "0"], ["--context", "1"], ["--log-every", "0"], ["--dropout", "1"], ["--warmup", "-1"]]
+)
 def test_bad_arguments_get_a_message_not_a_traceback(capsys, arguments):
     with pytest.raises(SystemExit) as exit:
         main(arguments)
@@ -109,12 +140,55 @@ def test_every_config_field_is_a_command_line_option(field):
 
 
 def test_the_options_that_were_there_before_still_parse():
-    config = parse_args(["--model", "bert", "--preset", "tiny", "--data", "random", "--steps", "4", "--batch-size", "2",
-                         "--context", "8", "--lr", "0.01", "--device", "cpu", "--no-bf16", "--tf32", "--no-fused",
-                         "--no-fast-attention", "--compile", "--seed", "3", "--log-every", "2", "--out", "runs"])
-    assert config == TrainConfig(model="bert", preset="tiny", data="random", steps=4, batch_size=2, context=8, lr=0.01,
-                                 device="cpu", bf16=False, tf32=True, fused=False, fast_attention=False, compile=True,
-                                 seed=3, log_every=2, out="runs")
+    config = parse_args(
+        [
+            "--model",
+            "bert",
+            "--preset",
+            "tiny",
+            "--data",
+            "random",
+            "--steps",
+            "4",
+            "--batch-size",
+            "2",
+            "--context",
+            "8",
+            "--lr",
+            "0.01",
+            "--device",
+            "cpu",
+            "--no-bf16",
+            "--tf32",
+            "--no-fused",
+            "--no-fast-attention",
+            "--compile",
+            "--seed",
+            "3",
+            "--log-every",
+            "2",
+            "--out",
+            "runs",
+        ]
+    )
+    assert config == TrainConfig(
+        model="bert",
+        preset="tiny",
+        data="random",
+        steps=4,
+        batch_size=2,
+        context=8,
+        lr=0.01,
+        device="cpu",
+        bf16=False,
+        tf32=True,
+        fused=False,
+        fast_attention=False,
+        compile=True,
+        seed=3,
+        log_every=2,
+        out="runs",
+    )
     assert parse_args(["--bf16"]).bf16 is True and parse_args([]).bf16 is None and parse_args([]).context is None
 
 
@@ -122,24 +196,44 @@ def test_the_options_that_were_there_before_still_parse():
 
 
 def test_presets_are_named_shapes():
-    assert dataclasses.asdict(PRESETS["gpt2-124m"]) == {"d_model": 768, "n_heads": 12, "n_layers": 12,
-                                                        "context": 1024, "vocab_size": 50304}
+    assert dataclasses.asdict(PRESETS["gpt2-124m"]) == {
+        "d_model": 768,
+        "n_heads": 12,
+        "n_layers": 12,
+        "context": 1024,
+        "vocab_size": 50304,
+    }
     with pytest.raises(dataclasses.FrozenInstanceError):
         PRESETS["tiny"].d_model = 64
     tiny = PRESETS["tiny"]
     model = build_model(TrainConfig(preset="tiny", dropout=0.1), vocab_size=50)
-    assert (model.config.d_model, model.config.n_heads, model.config.n_layers, model.config.max_len) == \
-        (tiny.d_model, tiny.n_heads, tiny.n_layers, tiny.context)
+    assert (model.config.d_model, model.config.n_heads, model.config.n_layers, model.config.max_len) == (
+        tiny.d_model,
+        tiny.n_heads,
+        tiny.n_layers,
+        tiny.context,
+    )
     assert model.config.d_ff == 4 * tiny.d_model and model.config.dropout == 0.1
     assert build_model(TrainConfig(preset="tiny", context=8), vocab_size=50).config.max_len == 8
 
 
-@pytest.mark.parametrize("name, peak", [
-    ("NVIDIA H100 80GB HBM3", 989e12), ("NVIDIA H100 PCIe", 756e12), ("NVIDIA H200", 989e12),
-    ("NVIDIA A100-SXM4-80GB", 312e12), ("NVIDIA A100 80GB PCIe", 312e12), ("NVIDIA L4", 121e12),
-    ("NVIDIA L40S", 362e12), ("NVIDIA A10", 125e12),
-    ("NVIDIA L40", None), ("NVIDIA A10G", None), ("NVIDIA GeForce RTX 4090", None), ("Tesla V100-SXM2-16GB", None),
-])
+@pytest.mark.parametrize(
+    "name, peak",
+    [
+        ("NVIDIA H100 80GB HBM3", 989e12),
+        ("NVIDIA H100 PCIe", 756e12),
+        ("NVIDIA H200", 989e12),
+        ("NVIDIA A100-SXM4-80GB", 312e12),
+        ("NVIDIA A100 80GB PCIe", 312e12),
+        ("NVIDIA L4", 121e12),
+        ("NVIDIA L40S", 362e12),
+        ("NVIDIA A10", 125e12),
+        ("NVIDIA L40", None),
+        ("NVIDIA A10G", None),
+        ("NVIDIA GeForce RTX 4090", None),
+        ("Tesla V100-SXM2-16GB", None),
+    ],
+)
 def test_the_peak_flops_are_the_named_gpus_not_a_substrings(monkeypatch, name, peak):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
     assert peak_flops(torch.device("cuda", 0)) == peak
@@ -147,20 +241,44 @@ def test_the_peak_flops_are_the_named_gpus_not_a_substrings(monkeypatch, name, p
 
 
 def test_a_short_cpu_run_prints_and_writes_its_summary(tmp_path, capsys):
-    arguments = ["--preset", "tiny", "--steps", "5", "--batch-size", "2", "--device", "cpu", "--log-every", "2",
-                 "--no-fused", "--out", str(tmp_path)]
+    arguments = [
+        "--preset",
+        "tiny",
+        "--steps",
+        "5",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--log-every",
+        "2",
+        "--no-fused",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(arguments) == 0
     printed = capsys.readouterr().out.splitlines()
     summary = json.loads((tmp_path / "rank0.json").read_text())
-    assert set(summary) == {"config", "device", "world_size", "rank", "parameters", "losses", "tokens_per_s",
-                            "flops_per_token", "mfu", "weights_checksum"}
+    assert set(summary) == {
+        "config",
+        "device",
+        "world_size",
+        "rank",
+        "parameters",
+        "losses",
+        "tokens_per_s",
+        "flops_per_token",
+        "mfu",
+        "weights_checksum",
+    }
     assert summary["config"] == dataclasses.asdict(parse_args(arguments))
     assert (summary["device"], summary["world_size"], summary["rank"], summary["mfu"]) == ("cpu", 1, 0, None)
     losses = summary["losses"]
     assert len(losses) == 5 and all(isinstance(loss, float) and math.isfinite(loss) for loss in losses)
     assert printed[0].startswith(f"training gpt (tiny, {summary['parameters']:,} parameters) on cpu: bf16=False")
-    assert [line.split("  lr ")[0] for line in printed[1:-1]] == \
-        [f"step {step:5d}  loss {losses[step - 1]:.4f}" for step in (2, 4, 5)]  # the losses printed are the kept
+    assert [line.split("  lr ")[0] for line in printed[1:-1]] == [
+        f"step {step:5d}  loss {losses[step - 1]:.4f}" for step in (2, 4, 5)
+    ]  # the losses printed are the kept
     assert re.fullmatch(r"[\d,]+ tokens/s", printed[-1]) and summary["tokens_per_s"] > 0
 
 

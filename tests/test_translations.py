@@ -9,20 +9,21 @@ import re
 
 import nbformat
 import pytest
+from submissions import completed, save
 
 from grader import translation
-from grader.course import CHAPTERS, chapter_ids
+from grader.course import CHAPTERS, SOLUTIONS, chapter_ids
 from tinyformer import i18n
-
-from submissions import completed, save
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def test_the_chinese_edition_translates_the_english_text_as_it_is_now():
     problems = translation.check_all()
-    assert not problems, (f"{len(problems)} problems; translate them, after `python -m grader translations --update` "
-                          "(locale/README.md):\n" + "\n".join(problems[:40]))
+    assert not problems, (
+        f"{len(problems)} problems; translate them, after `python -m grader translations --update` "
+        "(locale/README.md):\n" + "\n".join(problems[:40])
+    )
 
 
 def _chapter_source(tmp_path, text: str, translated: str, english_now: str) -> translation.Source:
@@ -33,12 +34,15 @@ def _chapter_source(tmp_path, text: str, translated: str, english_now: str) -> t
     po.append(polib.POEntry(msgctxt="ab12cd34", msgid=text, msgstr=translated))
     path = tmp_path / "99-test.po"
     po.save(str(path))
-    return translation.Source("chapter 99-test", path, [translation.Expected(english_now, "ab12cd34")], keyed_by_cell=True)
+    return translation.Source(
+        "chapter 99-test", path, [translation.Expected(english_now, "ab12cd34")], keyed_by_cell=True
+    )
 
 
 def test_an_english_edit_without_its_translation_fails_naming_the_chapter_the_cell_and_the_diff(tmp_path):
-    source = _chapter_source(tmp_path, "## Queries\n\nA query asks.", "## 查询\n\n查询提出问题。",
-                             "## Queries\n\nA query asks a question.")
+    source = _chapter_source(
+        tmp_path, "## Queries\n\nA query asks.", "## 查询\n\n查询提出问题。", "## Queries\n\nA query asks a question."
+    )
     problems = translation.problems(source)
     assert len(problems) == 1
     assert "chapter 99-test, cell ab12cd34: the English changed" in problems[0]
@@ -57,8 +61,12 @@ def test_an_english_edit_without_its_translation_fails_naming_the_chapter_the_ce
 
 
 def test_missing_empty_orphan_and_mangled_translations_are_named(tmp_path):
-    source = _chapter_source(tmp_path, "Run\n\n```bash\nmake test\n```\n", "运行\n\n```bash\nmake tests\n```\n",
-                             "Run\n\n```bash\nmake test\n```\n")
+    source = _chapter_source(
+        tmp_path,
+        "Run\n\n```bash\nmake test\n```\n",
+        "运行\n\n```bash\nmake tests\n```\n",
+        "Run\n\n```bash\nmake test\n```\n",
+    )
     source.expected.append(translation.Expected("A new cell.", "ffff0000"))
     problems = "\n".join(translation.problems(source))
     assert "cell ffff0000: no translation" in problems
@@ -69,7 +77,7 @@ def test_missing_empty_orphan_and_mangled_translations_are_named(tmp_path):
 
 def test_every_markdown_cell_the_learner_reads_is_in_a_catalogue():
     for chapter in chapter_ids():
-        nb = json.loads((translation.SOLUTIONS / chapter / f"{chapter}.ipynb").read_text())
+        nb = json.loads((SOLUTIONS / chapter / f"{chapter}.ipynb").read_text())
         prose = [c for c in nb["cells"] if c["cell_type"] == "markdown" and "".join(c["source"]).strip()]
         answers = [c for c in prose if not translation.translatable(c)]
         assert len(translation.cell_entries(nb)) == len(prose) - len(answers)
@@ -90,30 +98,43 @@ def test_the_chinese_student_edition_is_the_english_one_with_its_prose_translate
             assert json.dumps(zh, sort_keys=True) == json.dumps(en, sort_keys=True), f"{chapter}, cell {en['id']}"
     assert translated == len(translation.cell_entries(english)), f"{chapter}: untranslated cells in the Chinese edition"
     assert chinese["metadata"]["tinyformer_course"]["language"] == "zh_CN"
-    assert {k: v for k, v in chinese["metadata"].items() if k != "tinyformer_course"} == \
-        {k: v for k, v in english["metadata"].items() if k != "tinyformer_course"}
+    assert {k: v for k, v in chinese["metadata"].items() if k != "tinyformer_course"} == {
+        k: v for k, v in english["metadata"].items() if k != "tinyformer_course"
+    }
 
 
 def test_the_chinese_readme_is_generated_from_the_english_one():
     text = translation.README_ZH.read_text()
     assert text.startswith(translation.README_NOTE) and CJK.search(text)
-    for command in ("make book", "make test", "jupyter lab chapters/",
-                    "python -m grader check chapters/01-rnn-limits/01-rnn-limits.ipynb"):
+    for command in (
+        "make book",
+        "make test",
+        "jupyter lab chapters/",
+        "python -m grader check chapters/01-rnn-limits/01-rnn-limits.ipynb",
+    ):
         assert command in text
 
 
 # Messages: translated as they are shown, the values filled in
 
+
 def test_a_message_with_values_is_translated_with_its_values():
     catalogue = i18n.Catalogue(
         {"rnn_forward works.": "rnn_forward 正确。"},
-        [("hs should have shape (2, 5, 4), got {getattr(_hs, 'shape', type(_hs))}.",
-          "hs 的形状应为 (2, 5, 4)，而你的是 {getattr(_hs, 'shape', type(_hs))}。"),
-         ("{name} has shape {actual}, expected {expected}.", "{name} 的形状是 {actual}，应为 {expected}。"),
-         ("a literal {{brace}} and {x:.3f}", "字面 {{brace}} 与 {x:.3f}")])
+        [
+            (
+                "hs should have shape (2, 5, 4), got {getattr(_hs, 'shape', type(_hs))}.",
+                "hs 的形状应为 (2, 5, 4)，而你的是 {getattr(_hs, 'shape', type(_hs))}。",
+            ),
+            ("{name} has shape {actual}, expected {expected}.", "{name} 的形状是 {actual}，应为 {expected}。"),
+            ("a literal {{brace}} and {x:.3f}", "字面 {{brace}} 与 {x:.3f}"),
+        ],
+    )
     assert catalogue.translate("rnn_forward works.") == "rnn_forward 正确。"
-    assert catalogue.translate("hs should have shape (2, 5, 4), got torch.Size([2, 6, 4]).") == \
-        "hs 的形状应为 (2, 5, 4)，而你的是 torch.Size([2, 6, 4])。"
+    assert (
+        catalogue.translate("hs should have shape (2, 5, 4), got torch.Size([2, 6, 4]).")
+        == "hs 的形状应为 (2, 5, 4)，而你的是 torch.Size([2, 6, 4])。"
+    )
     assert catalogue.translate("out has shape (1, 2), expected (2, 1).") == "out 的形状是 (1, 2)，应为 (2, 1)。"
     assert catalogue.translate("a literal {brace} and 0.125") == "字面 {brace} 与 0.125"
     assert catalogue.translate("something else") == "something else"
@@ -121,8 +142,11 @@ def test_a_message_with_values_is_translated_with_its_values():
 
 
 def test_placeholders_are_read_like_fstring_fields():
-    assert i18n.fields("got {getattr(x, 'shape', type(x))} and {y:.2f}, {{not}} {d['k']}") == \
-        ["getattr(x, 'shape', type(x))", "y:.2f", "d['k']"]
+    assert i18n.fields("got {getattr(x, 'shape', type(x))} and {y:.2f}, {{not}} {d['k']}") == [
+        "getattr(x, 'shape', type(x))",
+        "y:.2f",
+        "d['k']",
+    ]
 
 
 def test_the_notebooks_language(monkeypatch):
@@ -151,24 +175,31 @@ def test_the_checking_helpers_speak_the_notebooks_language(monkeypatch):
 
 # Graded the same
 
+
 def test_a_chinese_notebook_is_graded_as_the_english_one_with_its_messages_in_chinese(tmp_path, capsys):
     from grader.autograde import autograde, self_check
 
     chapter = "03-attention"
-    wrong = {"nadaraya_watson": "def nadaraya_watson(x_query, x_train, y_train, h):\n"
-                                "    scores = -((x_query[:, None] - x_train[None, :]) ** 2) / (2 * h)\n"
-                                "    weights = torch.softmax(scores, dim=-1)\n"
-                                "    return weights @ y_train, weights\n"}
+    wrong = {
+        "nadaraya_watson": "def nadaraya_watson(x_query, x_train, y_train, h):\n"
+        "    scores = -((x_query[:, None] - x_train[None, :]) ** 2) / (2 * h)\n"
+        "    weights = torch.softmax(scores, dim=-1)\n"
+        "    return weights @ y_train, weights\n"
+    }
     english = completed(chapter, wrong)
     chinese = translation.translate_notebook(english, chapter)
-    paths = {"en": save(english, tmp_path / "en" / f"{chapter}.ipynb"),
-             "zh": save(chinese, tmp_path / "zh" / f"{chapter}.zh.ipynb")}
+    paths = {
+        "en": save(english, tmp_path / "en" / f"{chapter}.ipynb"),
+        "zh": save(chinese, tmp_path / "zh" / f"{chapter}.zh.ipynb"),
+    }
     results = autograde(chapter, paths)
     scores = {who: [(c.grade_id, c.score) for c in result.cells] for who, result in results.items()}
     assert scores["en"] == scores["zh"]
     assert results["en"].score < results["en"].max_score
-    failing = {who: next(c.message for c in result.cells if c.grade_id == "test_nadaraya_watson")
-               for who, result in results.items()}
+    failing = {
+        who: next(c.message for c in result.cells if c.grade_id == "test_nadaraya_watson")
+        for who, result in results.items()
+    }
     assert "2 h^2" in failing["en"] and not CJK.search(failing["en"])
     assert CJK.search(failing["zh"]) and "2 h^2" in failing["zh"], failing["zh"]
     assert self_check(str(paths["zh"])) == 1
@@ -182,8 +213,10 @@ def test_of_an_english_and_a_chinese_hand_in_the_answered_one_is_graded(tmp_path
     chapter = "01-rnn-limits"
     untouched = nbformat.read(CHAPTERS / chapter / f"{chapter}.ipynb", as_version=4)
     save(untouched, tmp_path / "submitted" / "ada" / chapter / f"{chapter}.ipynb")
-    save(translation.translate_notebook(completed(chapter), chapter),
-         tmp_path / "submitted" / "ada" / chapter / f"{chapter}.zh.ipynb")
+    save(
+        translation.translate_notebook(completed(chapter), chapter),
+        tmp_path / "submitted" / "ada" / chapter / f"{chapter}.zh.ipynb",
+    )
     found = collect(tmp_path / "submitted", tmp_path / "scratch")
     graded = [s for s in found if s.problem is None]
     assert [s.path.name for s in graded] == [f"{chapter}.zh.ipynb"]
@@ -192,19 +225,23 @@ def test_of_an_english_and_a_chinese_hand_in_the_answered_one_is_graded(tmp_path
 def test_a_message_with_a_helpers_hint_added_is_found_and_translated_with_the_hint():
     source = 'raise AssertionError(f"got {tuple(x.shape)}." + _hint(x))\nvalue = total + count'
     assert translation.test_cell_messages(source) == [("got {tuple(x.shape)}.{_hint(x)}", True)]
-    catalogue = i18n.Catalogue({" Did you sum?": " 你求和了吗？"},
-                               [("got {tuple(x.shape)}.{_hint(x)}", "得到 {tuple(x.shape)}。{_hint(x)}")])
+    catalogue = i18n.Catalogue(
+        {" Did you sum?": " 你求和了吗？"}, [("got {tuple(x.shape)}.{_hint(x)}", "得到 {tuple(x.shape)}。{_hint(x)}")]
+    )
     assert catalogue.translate("got (2, 3). Did you sum?") == "得到 (2, 3)。 你求和了吗？"
 
 
 def test_a_chapters_catalogues_are_checked_and_updated_alone(tmp_path, monkeypatch):
-    stale = _chapter_source(tmp_path, "## Queries\n\nA query asks.", "## 查询\n\n查询提出问题。",
-                            "## Queries\n\nA query asks a question.")
+    stale = _chapter_source(
+        tmp_path, "## Queries\n\nA query asks.", "## 查询\n\n查询提出问题。", "## Queries\n\nA query asks a question."
+    )
     monkeypatch.setattr(translation, "sources", lambda: [stale])
     assert translation.check_all(["01-rnn-limits"]) == []  # another chapter's stale entry is not this one's
     assert translation.update_all(["01-rnn-limits"]) == [] and translation.problems(stale)[0].endswith("question.")
     stale.name = "chapter 01-rnn-limits"
     assert len(translation.check_all(["01-rnn-limits"])) == 1
     monkeypatch.setattr(translation, "ROOT", tmp_path)  # the report names catalogues relative to the course
-    assert translation.update_all(["01-rnn-limits"]) == [f"{stale.path.relative_to(tmp_path)}: 1 entries, 1 changed (fuzzy)"]
+    assert translation.update_all(["01-rnn-limits"]) == [
+        f"{stale.path.relative_to(tmp_path)}: 1 entries, 1 changed (fuzzy)"
+    ]
     assert "fuzzy" in translation.load(stale.path)[0].flags

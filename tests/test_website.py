@@ -91,8 +91,13 @@ def _alternate(path: Path) -> Path:
 
 
 def test_every_page_links_to_the_same_page_in_the_other_language(site):
-    english = sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in ("zh", "_static")
-                     and p.name not in ("genindex.html", "search.html") and "refresh" not in p.read_text()[:500].lower())  # not the redirect to the first page
+    english = sorted(
+        p
+        for p in site.rglob("*.html")
+        if p.relative_to(site).parts[0] not in ("zh", "_static")
+        and p.name not in ("genindex.html", "search.html")
+        and "refresh" not in p.read_text()[:500].lower()
+    )  # not the redirect to the first page
     assert len(english) >= 14
     for path in english:
         chinese = _alternate(path)
@@ -105,7 +110,7 @@ def test_the_chinese_site_is_in_chinese_and_its_search_finds_chinese_words(site)
     from grader.translation import LOCALE, site_word
 
     index = (site / "zh" / "searchindex.js").read_text()
-    terms = json.loads(index[index.index("(") + 1:index.rindex(")")])["terms"]  # Search.setIndex({...})
+    terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]  # Search.setIndex({...})
     for word in ("注意力", "编码器", "解码器"):  # jieba splits the text into words for Sphinx's index
         assert word in terms, f"the Chinese search index has no {word!r}"
     intro = (site / "zh" / "book" / "intro.html").read_text()
@@ -140,6 +145,7 @@ def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back()
 
 # ---- repository, download and launch buttons; folded test cells
 
+
 def _student_notebook_extension():
     import importlib.util
 
@@ -149,10 +155,17 @@ def _student_notebook_extension():
     return module
 
 
-@pytest.mark.parametrize("remote", [
-    "https://github.com/owner/repo", "https://github.com/owner/repo.git", "https://github.com/owner/repo/",
-    "git@github.com:owner/repo.git", "ssh://git@github.com/owner/repo.git", "https://user@github.com/owner/repo.git\n",
-])
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "https://github.com/owner/repo",
+        "https://github.com/owner/repo.git",
+        "https://github.com/owner/repo/",
+        "git@github.com:owner/repo.git",
+        "ssh://git@github.com/owner/repo.git",
+        "https://user@github.com/owner/repo.git\n",
+    ],
+)
 def test_a_github_remote_in_any_spelling_gives_the_https_url(remote):
     from grader.website import github_url
 
@@ -198,8 +211,11 @@ def _final_config(path):
 def test_the_site_configuration_turns_the_buttons_on_when_the_repository_is_known(tmp_path):
     from grader.website import BINDERHUB, COLAB, site_config
 
-    env = {"COURSE_REPOSITORY_URL": "git@github.com:course/tinyformer.git", "COURSE_BRANCH": "spring",
-           "COURSE_JUPYTERHUB_URL": "https://hub.example.org/"}
+    env = {
+        "COURSE_REPOSITORY_URL": "git@github.com:course/tinyformer.git",
+        "COURSE_BRANCH": "spring",
+        "COURSE_JUPYTERHUB_URL": "https://hub.example.org/",
+    }
     path, note = site_config(tmp_path / "deep" / "_config.site.yml", env)
     assert note is None
     sphinx = _final_config(path)
@@ -209,7 +225,10 @@ def test_the_site_configuration_turns_the_buttons_on_when_the_repository_is_know
     assert theme["use_repository_button"] is True
     assert theme["launch_buttons"]["binderhub_url"] == BINDERHUB and theme["launch_buttons"]["colab_url"] == COLAB
     assert theme["launch_buttons"]["jupyterhub_url"] == "https://hub.example.org"
-    assert sphinx["myst_substitutions"]["colab_install"] == '`%pip install "git+https://github.com/course/tinyformer@spring"`'
+    assert (
+        sphinx["myst_substitutions"]["colab_install"]
+        == '`%pip install "git+https://github.com/course/tinyformer@spring"`'
+    )
     assert "student_notebooks" in sphinx["extensions"]
     assert sys.path[-1] == str(ROOT / "book" / "_ext"), "the local extension is not found from the file's folder"
     assert sphinx["html_title"].startswith("tinyformer") and sphinx["bibtex_bibfiles"] == ["book/references.bib"]
@@ -237,15 +256,28 @@ def _theme_buttons(page):
     """header_buttons as sphinx-book-theme 1.3 fills them for a notebook page (launch, then download)."""
     notebook = f"{page}.ipynb"
     return [
-        {"type": "group", "label": "launch-buttons", "buttons": [
-            {"type": "link", "text": "Binder", "url": f"{BINDER}{notebook}"},
-            {"type": "link", "text": "JupyterHub", "url": f"{HUB}{notebook}&branch=main"},
-            {"type": "link", "text": "Colab", "url": f"{COLAB}{notebook}"},
-        ]},
-        {"type": "group", "label": "download-buttons", "buttons": [
-            {"type": "link", "label": "download-source-button", "url": f"../../_sources/{notebook}", "text": ".ipynb"},
-            {"type": "javascript", "label": "download-pdf-button", "javascript": "window.print()", "text": ".pdf"},
-        ]},
+        {
+            "type": "group",
+            "label": "launch-buttons",
+            "buttons": [
+                {"type": "link", "text": "Binder", "url": f"{BINDER}{notebook}"},
+                {"type": "link", "text": "JupyterHub", "url": f"{HUB}{notebook}&branch=main"},
+                {"type": "link", "text": "Colab", "url": f"{COLAB}{notebook}"},
+            ],
+        },
+        {
+            "type": "group",
+            "label": "download-buttons",
+            "buttons": [
+                {
+                    "type": "link",
+                    "label": "download-source-button",
+                    "url": f"../../_sources/{notebook}",
+                    "text": ".ipynb",
+                },
+                {"type": "javascript", "label": "download-pdf-button", "javascript": "window.print()", "text": ".pdf"},
+            ],
+        },
         {"type": "javascript", "label": "fullscreen-button", "javascript": "toggleFullScreen()"},
     ]
 
@@ -255,8 +287,12 @@ def test_launch_and_download_buttons_of_a_chapter_page_open_the_student_notebook
     assert ext.student_notebook("book/chapters/03-attention") == "chapters/03-attention/03-attention.ipynb"
     assert ext.student_notebook("book/intro") is None and ext.student_notebook("book/references") is None
     buttons = _theme_buttons("book/chapters/03-attention")
-    assert ext.retarget_buttons(buttons, "book/chapters/03-attention", "chapters/03-attention/03-attention.ipynb",
-                                "../../_sources") == 4
+    assert (
+        ext.retarget_buttons(
+            buttons, "book/chapters/03-attention", "chapters/03-attention/03-attention.ipynb", "../../_sources"
+        )
+        == 4
+    )
     launch, download = buttons[0]["buttons"], buttons[1]["buttons"]
     student = "chapters/03-attention/03-attention.ipynb"
     assert launch[0]["url"] == f"{BINDER}{student}"
@@ -270,12 +306,21 @@ def test_tqdm_bars_become_their_last_line_of_text_and_the_widget_state_is_droppe
     from grader.website import WIDGET_VIEW, widgets_as_text
 
     source = tmp_path / "bars.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass\nprint('done')")]), source)
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_code_cell(
+                    "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass\nprint('done')"
+                )
+            ]
+        ),
+        source,
+    )
     nb = execute(source, timeout=120)
     outputs = nb.cells[0].outputs
-    assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs) and "widgets" in nb.metadata, \
+    assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs) and "widgets" in nb.metadata, (
         "tqdm wrote no widget here: nothing to check"
+    )
     page = widgets_as_text(nb)
     assert "widgets" not in page.metadata and "widget" not in nbformat.writes(page)
     texts = [o.data["text/plain"] for o in page.cells[0].outputs if o.output_type == "display_data"]
@@ -292,8 +337,13 @@ def test_a_script_given_twice_is_kept_once_and_outside_assets_are_named():
     ext = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ext)
     body = "const THEBE_JS_URL = 'x'"
-    scripts = [_JavaScript("_static/a.js"), _JavaScript(None, body=body), _JavaScript("", body=body),
-               _JavaScript("_static/b.js", priority=800), _JavaScript("https://cdn.example.org/w.js")]
+    scripts = [
+        _JavaScript("_static/a.js"),
+        _JavaScript(None, body=body),
+        _JavaScript("", body=body),
+        _JavaScript("_static/b.js", priority=800),
+        _JavaScript("https://cdn.example.org/w.js"),
+    ]
     kept = ext.unique_assets(scripts)
     assert [s.filename for s in kept] == ["_static/a.js", None, "_static/b.js", "https://cdn.example.org/w.js"]
     assert ext.outside_urls(kept) == ["https://cdn.example.org/w.js"]
@@ -338,9 +388,14 @@ def test_chapter_page_buttons_open_the_student_notebook_and_its_tests_are_folded
     assert downloads == [f"../../_sources/{student}"], downloads
     assert (path.parent / downloads[0]).resolve().read_bytes() == (ROOT / student).read_bytes()
     html = path.read_text()
-    tests = sum(1 for cell in nbformat.read(ROOT / student, as_version=4).cells
-                if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-                and not cell.metadata["nbgrader"].get("solution"))
-    assert html.count('class="cell tag_hide-input') == html.count(">Show the tests<") == tests, \
+    tests = sum(
+        1
+        for cell in nbformat.read(ROOT / student, as_version=4).cells
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata["nbgrader"].get("solution")
+    )
+    assert html.count('class="cell tag_hide-input') == html.count(">Show the tests<") == tests, (
         "the test cells are not folded"
+    )
     assert tests > 0 or chapter in UNGRADED

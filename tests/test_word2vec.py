@@ -163,7 +163,9 @@ def test_cbow_negative_sampling_is_skipgrams_loss_on_the_mean_context_vector():
         h = torch.stack([V[w] for w in row if w != 0]).mean(0)
         expected.append(-F.logsigmoid(U[o] @ h) - sum(F.logsigmoid(-(U[n] @ h)) for n in ns))
     torch.testing.assert_close(model(contexts, centres, negatives), torch.stack(expected).mean())
-    torch.testing.assert_close(model.context_vector(torch.tensor([[0, 0]])), torch.zeros(1, 4))  # all padding: a zero context
+    torch.testing.assert_close(
+        model.context_vector(torch.tensor([[0, 0]])), torch.zeros(1, 4)
+    )  # all padding: a zero context
     model(contexts, centres, negatives).backward()
     assert model.in_embed.weight.grad[0].abs().sum() == 0 and model.in_embed.weight.grad[[2, 3]].abs().sum() > 0
     assert model.noise.sum().item() == pytest.approx(1.0) and model.sample_negatives(5).shape == (5, 3)
@@ -216,7 +218,7 @@ def train_skipgram():
     for _ in range(5):
         order = torch.randperm(len(pairs), generator=g)
         for i in range(0, len(pairs), 256):
-            batch = pairs[order[i:i + 256]]
+            batch = pairs[order[i : i + 256]]
             loss = model(batch[:, 0], batch[:, 1])
             optimizer.zero_grad()
             loss.backward()

@@ -22,8 +22,13 @@ def run(chapter: str, answers: dict[str, str], timeout: int = 600) -> list[tuple
     solution cells of ``answers`` (grade_id -> source) answered so: [(cell id, grade_id, error or None), ...]."""
     from grader.course import ROOT
 
-    done = subprocess.run([sys.executable, "-m", "tests.visible", chapter, json.dumps(answers)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.visible", chapter, json.dumps(answers)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return [tuple(row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
 

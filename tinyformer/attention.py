@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 
 # generated from solutions/03-attention/03-attention.ipynb (nadaraya_watson): edit it there, then python -m grader reference
+# fmt: off
 def nadaraya_watson(x_query: Tensor, x_train: Tensor, y_train: Tensor, bandwidth: float) -> tuple[Tensor, Tensor]:
     """Nadaraya–Watson kernel regression with a Gaussian kernel: attention pooling with a fixed score.
 
@@ -32,12 +33,14 @@ def nadaraya_watson(x_query: Tensor, x_train: Tensor, y_train: Tensor, bandwidth
     distances = x_query[:, None] - x_train[None, :]  # (n_query, n_train)
     weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)  # softmax over the keys
     return weights @ y_train, weights
+# fmt: on
 
 
 # end of generated nadaraya_watson
 
 
 # generated from solutions/03-attention/03-attention.ipynb (scaled_dot_product_attention): edit it there, then python -m grader reference
+# fmt: off
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """softmax(q k^T / sqrt(d_k)) v, over any leading batch dimensions.
 
@@ -57,12 +60,14 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     if mask is not None:
         weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))  # no key: 0, not NaN
     return weights @ v, weights
+# fmt: on
 
 
 # end of generated scaled_dot_product_attention
 
 
 # generated from solutions/03-attention/03-attention.ipynb (AdditiveAttention): edit it there, then python -m grader reference
+# fmt: off
 class AdditiveAttention(nn.Module):
     """Bahdanau's additive attention: score(q, k) = v_a . tanh(W_q q + W_k k).
 
@@ -85,12 +90,14 @@ class AdditiveAttention(nn.Module):
         if mask is not None:
             weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))
         return weights @ v, weights
+# fmt: on
 
 
 # end of generated AdditiveAttention
 
 
 # generated from solutions/03-attention/03-attention.ipynb (SelfAttention): edit it there, then python -m grader reference
+# fmt: off
 class SelfAttention(nn.Module):
     """Single-head self-attention: queries, keys and values are three projections of the same sequence."""
 
@@ -104,6 +111,7 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (batch, seq, d_model) -> out (batch, seq, d_k), weights (batch, seq, seq)."""
         return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)
+# fmt: on
 
 
 # end of generated SelfAttention

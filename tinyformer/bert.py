@@ -23,6 +23,7 @@ IGNORE_INDEX = -100  # cross_entropy's default ignore_index: positions that are 
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (mask_tokens): edit it there, then python -m grader reference
+# fmt: off
 def mask_tokens(
     tokens: Tensor,
     mask_id: int,
@@ -45,6 +46,7 @@ def mask_tokens(
     inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)
     inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_tokens, inputs)
     return inputs, labels
+# fmt: on
 
 
 # end of generated mask_tokens
@@ -63,6 +65,7 @@ class BERTConfig:
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (BERT): edit it there, then python -m grader reference
+# fmt: off
 class BERT(nn.Module):
     """Embeddings (token + segment + position) -> n Post-LN encoder layers -> MLM head (tied) and NSP head."""
 
@@ -102,12 +105,14 @@ class BERT(nn.Module):
         mlm_logits = self.mlm_decoder(self.mlm_norm(nn.functional.gelu(self.mlm_dense(x))))
         nsp_logits = self.nsp(torch.tanh(self.pooler(x[:, 0])))
         return mlm_logits, nsp_logits
+# fmt: on
 
 
 # end of generated BERT
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (bert_parameter_count): edit it there, then python -m grader reference
+# fmt: off
 def bert_parameter_count(config: BERTConfig) -> int:
     """Closed form of ``sum(p.numel() for p in BERT(config).parameters())`` (the tied decoder adds only its bias)."""
     d, f, v = config.d_model, config.d_ff, config.vocab_size
@@ -116,6 +121,7 @@ def bert_parameter_count(config: BERTConfig) -> int:
     mlm_head = d * d + d + 2 * d + v  # dense, LayerNorm, decoder bias
     nsp_head = d * d + d + 2 * d + 2  # pooler, classifier
     return embeddings + config.n_layers * layer + mlm_head + nsp_head
+# fmt: on
 
 
 # end of generated bert_parameter_count

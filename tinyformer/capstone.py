@@ -39,8 +39,15 @@ class CapstoneConfig:
     grad_clip: float = 1.0
 
     def gpt(self, vocab_size: int) -> GPTConfig:
-        return GPTConfig(vocab_size=vocab_size, max_len=self.context, d_model=self.d_model, n_heads=self.n_heads,
-                         n_layers=self.n_layers, d_ff=self.d_ff, dropout=0.0)
+        return GPTConfig(
+            vocab_size=vocab_size,
+            max_len=self.context,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            n_layers=self.n_layers,
+            d_ff=self.d_ff,
+            dropout=0.0,
+        )
 
 
 def learning_rate(step: int, config: CapstoneConfig) -> float:
@@ -60,8 +67,9 @@ def optimizer(model: nn.Module, config: CapstoneConfig) -> torch.optim.AdamW:
 
 
 @torch.no_grad()
-def estimate_loss(model: nn.Module, ids: Tensor, context: int, batches: int = 50, batch_size: int = 32,
-                  seed: int = 1234) -> float:
+def estimate_loss(
+    model: nn.Module, ids: Tensor, context: int, batches: int = 50, batch_size: int = 32, seed: int = 1234
+) -> float:
     """Mean next-character cross-entropy (nats) over ``batches`` fixed random windows of ``ids``."""
     was_training = model.training
     model.eval()
@@ -86,8 +94,14 @@ def bigram_loss(text: CharText) -> float:
     return -log_probs[text.val[:-1], text.val[1:]].mean().item()
 
 
-def train(model: nn.Module, text: CharText, config: CapstoneConfig, generator: torch.Generator,
-          progress: Callable[[int, float], None] | None = None, seconds: float | None = None) -> list[float]:
+def train(
+    model: nn.Module,
+    text: CharText,
+    config: CapstoneConfig,
+    generator: torch.Generator,
+    progress: Callable[[int, float], None] | None = None,
+    seconds: float | None = None,
+) -> list[float]:
     """Train ``model`` on ``text.train`` for ``config.steps`` steps (or until ``seconds`` have passed, if given);
     return the training loss of every step. ``progress(step, loss)`` is called after each step."""
     device = next(model.parameters()).device

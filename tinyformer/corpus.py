@@ -205,12 +205,20 @@ def generate_corpus(n_sentences: int, seed: int = 0) -> list[list[str]]:
     return [rng.choices(makers, weights)[0](rng).split() for _ in range(n_sentences)]
 
 
-_TEMPLATE_WORDS = "the is lives in with of capital people speak a country city language sleeps something an animal has visits".split()
+_TEMPLATE_WORDS = (
+    "the is lives in with of capital people speak a country city language sleeps something an animal has visits".split()
+)
 
 
 def vocabulary_words() -> list[str]:
     """Every word the generator can produce, sorted (a Vocabulary's specials are not included)."""
-    words = set(_TEMPLATE_WORDS) | set(_SUBJECT.values()) | set(_POSSESSIVE.values()) | set(_ADJECTIVE) | set(_LANGUAGE_ADJECTIVE)
+    words = (
+        set(_TEMPLATE_WORDS)
+        | set(_SUBJECT.values())
+        | set(_POSSESSIVE.values())
+        | set(_ADJECTIVE)
+        | set(_LANGUAGE_ADJECTIVE)
+    )
     for table in (_PLACE, _THING, _AGE_ADJECTIVE, _AGE_VERB):
         words.update(w for options in table.values() for w in options)
     words.update(w for phrase in _SOUND_WHEN for w in phrase.split())

@@ -54,8 +54,28 @@ def recall_batch(
 # Numbers written in words -> digits: the toy translation task of chapter 07
 # ---------------------------------------------------------------------------------------------------
 
-_NUMBER_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_NUMBER_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _NUMBER_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 #: source vocabulary of the number task: ids 0, 1, 2 are <pad>, <bos>, <eos>, then the 30 number words.
 NUMBER_SOURCE_VOCAB: list[str] = ["<pad>", "<bos>", "<eos>", *_NUMBER_UNITS, *_NUMBER_TENS, "hundred", "thousand"]

@@ -19,24 +19,29 @@ from tinyformer.positions import PositionalEncoding
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (causal_mask): edit it there, then python -m grader reference
+# fmt: off
 def causal_mask(seq_len: int, device: torch.device | str | None = None) -> Tensor:
     """(seq_len, seq_len) boolean, lower-triangular: position i may attend to positions 0..i (itself included)."""
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
+# fmt: on
 
 
 # end of generated causal_mask
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (padding_mask): edit it there, then python -m grader reference
+# fmt: off
 def padding_mask(tokens: Tensor, pad_id: int) -> Tensor:
     """(batch, seq) tokens -> (batch, 1, 1, seq) boolean: True at real tokens, False at padding (never attended to)."""
     return (tokens != pad_id)[:, None, None, :]
+# fmt: on
 
 
 # end of generated padding_mask
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (DecoderLayer): edit it there, then python -m grader reference
+# fmt: off
 class DecoderLayer(nn.Module):
     """Masked self-attention, cross-attention to the encoder's output, a feed-forward network; each in a residual
     connection with a LayerNorm (Post-LN by default, Pre-LN with ``norm_first=True``)."""
@@ -69,12 +74,14 @@ class DecoderLayer(nn.Module):
             x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0]))
             x = self.norm3(x + self.dropout3(self.ff(x)))
         return x
+# fmt: on
 
 
 # end of generated DecoderLayer
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (Decoder): edit it there, then python -m grader reference
+# fmt: off
 class Decoder(nn.Module):
     """Target embedding * sqrt(d_model) (initialised at N(0, 1/d_model), as the encoder's), sinusoidal positions,
     then ``n_layers`` decoder layers."""
@@ -109,22 +116,26 @@ class Decoder(nn.Module):
         for layer in self.layers:
             x = layer(x, memory, self_mask, memory_mask)
         return self.norm(x)
+# fmt: on
 
 
 # end of generated Decoder
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (shift_right): edit it there, then python -m grader reference
+# fmt: off
 def shift_right(tokens: Tensor, bos_id: int) -> Tensor:
     """Teacher forcing's decoder input: (batch, seq) -> BOS followed by all but the last token."""
     bos = torch.full_like(tokens[:, :1], bos_id)
     return torch.cat([bos, tokens[:, :-1]], dim=1)
+# fmt: on
 
 
 # end of generated shift_right
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (Transformer): edit it there, then python -m grader reference
+# fmt: off
 class Transformer(nn.Module):
     """The encoder–decoder Transformer of Vaswani et al. (2017): source tokens in, next-target-token logits out."""
 
@@ -164,12 +175,14 @@ class Transformer(nn.Module):
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         """src (batch, src_len), tgt_in (batch, tgt_len) -> logits (batch, tgt_len, tgt_vocab_size)."""
         return self.decode(tgt_in, self.encode(src), src)
+# fmt: on
 
 
 # end of generated Transformer
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (greedy_decode): edit it there, then python -m grader reference
+# fmt: off
 def greedy_decode(model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_len: int) -> Tensor:
     """Generate from BOS, one most-likely token at a time, until every sequence has produced EOS or max_len tokens.
 
@@ -187,12 +200,14 @@ def greedy_decode(model: Transformer, src: Tensor, bos_id: int, eos_id: int, max
             if done.all():
                 break
         return out[:, 1:]
+# fmt: on
 
 
 # end of generated greedy_decode
 
 
 # generated from solutions/07-decoder/07-decoder.ipynb (beam_search): edit it there, then python -m grader reference
+# fmt: off
 def beam_search(
     model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_len: int, beam_size: int = 4
 ) -> tuple[Tensor, float]:
@@ -230,6 +245,7 @@ def beam_search(
                 break
         best, score = max(finished + beams, key=lambda c: c[1])
         return torch.tensor(best[1:], dtype=torch.long, device=src.device), score
+# fmt: on
 
 
 # end of generated beam_search

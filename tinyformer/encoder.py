@@ -18,6 +18,7 @@ from tinyformer.positions import PositionalEncoding
 
 
 # generated from solutions/06-encoder/06-encoder.ipynb (LayerNorm): edit it there, then python -m grader reference
+# fmt: off
 class LayerNorm(nn.Module):
     """Normalise each token over its features: (x - mean) / sqrt(var + eps) * weight + bias.
 
@@ -36,12 +37,14 @@ class LayerNorm(nn.Module):
         mean = x.mean(dim=-1, keepdim=True)
         var = x.var(dim=-1, keepdim=True, correction=0)
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+# fmt: on
 
 
 # end of generated LayerNorm
 
 
 # generated from solutions/06-encoder/06-encoder.ipynb (FeedForward): edit it there, then python -m grader reference
+# fmt: off
 class FeedForward(nn.Module):
     """The position-wise feed-forward network: linear2(dropout(activation(linear1(x)))), applied to each token."""
 
@@ -60,12 +63,14 @@ class FeedForward(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (batch, seq, d_model) -> (batch, seq, d_model), through a (batch, seq, d_ff) hidden layer."""
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
+# fmt: on
 
 
 # end of generated FeedForward
 
 
 # generated from solutions/06-encoder/06-encoder.ipynb (EncoderLayer): edit it there, then python -m grader reference
+# fmt: off
 class EncoderLayer(nn.Module):
     """Self-attention and a feed-forward network, each inside a residual connection with a LayerNorm.
 
@@ -94,12 +99,14 @@ class EncoderLayer(nn.Module):
             x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)[0]))
             x = self.norm2(x + self.dropout2(self.ff(x)))
         return x
+# fmt: on
 
 
 # end of generated EncoderLayer
 
 
 # generated from solutions/06-encoder/06-encoder.ipynb (Encoder): edit it there, then python -m grader reference
+# fmt: off
 class Encoder(nn.Module):
     """Token embedding * sqrt(d_model), sinusoidal positions, then ``n_layers`` identical encoder layers.
 
@@ -135,6 +142,7 @@ class Encoder(nn.Module):
         for layer in self.layers:
             x = layer(x, mask)
         return self.norm(x)
+# fmt: on
 
 
 # end of generated Encoder

@@ -33,6 +33,7 @@ class GPTConfig:
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (KVCache): edit it there, then python -m grader reference
+# fmt: off
 class KVCache:
     """The keys and values of every token seen so far, one pair per layer, each (batch, heads, seen, d_head).
 
@@ -55,12 +56,14 @@ class KVCache:
             v = torch.cat([self.values[layer], v], dim=2)
         self.keys[layer], self.values[layer] = k, v
         return k, v
+# fmt: on
 
 
 # end of generated KVCache
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (cached_self_attention): edit it there, then python -m grader reference
+# fmt: off
 def cached_self_attention(attn: MultiHeadAttention, x: Tensor, mask: Tensor, cache: KVCache, layer: int) -> Tensor:
     """Self-attention of the new positions x (batch, new, d_model) over the cached ones and themselves.
 
@@ -69,12 +72,14 @@ def cached_self_attention(attn: MultiHeadAttention, x: Tensor, mask: Tensor, cac
     q = split_heads(attn.W_q(x), attn.n_heads)  # (batch, heads, new, d_head)
     k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))
     return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
+# fmt: on
 
 
 # end of generated cached_self_attention
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (GPT): edit it there, then python -m grader reference
+# fmt: off
 class GPT(nn.Module):
     """Token embedding + learned positions -> n Pre-LN blocks under a causal mask -> LayerNorm -> tied head."""
 
@@ -110,12 +115,14 @@ class GPT(nn.Module):
                 x = x + layer.dropout1(cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i))
                 x = x + layer.dropout2(layer.ff(layer.norm2(x)))
         return self.head(self.norm(x))
+# fmt: on
 
 
 # end of generated GPT
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (init_weights): edit it there, then python -m grader reference
+# fmt: off
 def init_weights(module: nn.Module) -> None:
     """BERT's and GPT-2's initialisation of one module (``model.apply(init_weights)``): weights of every linear
     layer and embedding drawn from N(0, 0.02^2), biases zero (LayerNorms keep their 1 and 0). Small weights keep
@@ -125,12 +132,14 @@ def init_weights(module: nn.Module) -> None:
         nn.init.normal_(module.weight, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
+# fmt: on
 
 
 # end of generated init_weights
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (scale_residual_projections): edit it there, then python -m grader reference
+# fmt: off
 def scale_residual_projections(layers: nn.ModuleList) -> None:
     """GPT-2's initialisation of the residual projections: divide the weights of the two layers of each block that
     write into the residual stream (the attention's W_o, the feed-forward network's linear2) by sqrt(2 n_layers),
@@ -144,12 +153,14 @@ def scale_residual_projections(layers: nn.ModuleList) -> None:
         for layer in layers:
             layer.self_attn.W_o.weight.mul_(scale)
             layer.ff.linear2.weight.mul_(scale)
+# fmt: on
 
 
 # end of generated scale_residual_projections
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (generate): edit it there, then python -m grader reference
+# fmt: off
 def generate(
     model: GPT,
     prompt: Tensor,
@@ -188,12 +199,14 @@ def generate(
             if step + 1 < max_new_tokens:
                 logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]
         return tokens
+# fmt: on
 
 
 # end of generated generate
 
 
 # generated from solutions/08-bert-vs-gpt/08-bert-vs-gpt.ipynb (gpt_parameter_count): edit it there, then python -m grader reference
+# fmt: off
 def gpt_parameter_count(config: GPTConfig) -> int:
     """Closed form of ``sum(p.numel() for p in GPT(config).parameters())`` (the tied head adds nothing)."""
     d, f = config.d_model, config.d_ff
@@ -202,6 +215,7 @@ def gpt_parameter_count(config: GPTConfig) -> int:
     feed_forward = d * f + f + f * d + d
     norms = 2 * 2 * d  # two LayerNorms per block, weight and bias each
     return embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d  # + the final LayerNorm
+# fmt: on
 
 
 # end of generated gpt_parameter_count

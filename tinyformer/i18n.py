@@ -80,7 +80,7 @@ def _placeholders(text: str) -> list[tuple[str, str]]:
                 break
             parts.append(("text", "".join(literal)))
             literal = []
-            parts.append(("field", text[i + 1:j - 1]))
+            parts.append(("field", text[i + 1 : j - 1]))
             i = j
         else:
             literal.append(ch)
@@ -142,8 +142,7 @@ class Catalogue:
             # a value that is itself a message (a check's name, a hint held in a variable) is translated too
             values = {name: self.exact.get(value, value) for name, value in zip(names, match.groups())}
             parts = _placeholders(msgstr)
-            return "".join(values.get(value, "{" + value + "}") if kind == "field" else value
-                           for kind, value in parts)
+            return "".join(values.get(value, "{" + value + "}") if kind == "field" else value for kind, value in parts)
         return text
 
 

@@ -16,26 +16,31 @@ from tinyformer.attention import scaled_dot_product_attention
 
 
 # generated from solutions/04-multi-head/04-multi-head.ipynb (split_heads): edit it there, then python -m grader reference
+# fmt: off
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
     """(batch, seq, d_model) -> (batch, heads, seq, d_model // heads): head h takes features [h*d_head, (h+1)*d_head)."""
     batch, seq, d_model = x.shape
     return x.view(batch, seq, n_heads, d_model // n_heads).transpose(1, 2)
+# fmt: on
 
 
 # end of generated split_heads
 
 
 # generated from solutions/04-multi-head/04-multi-head.ipynb (merge_heads): edit it there, then python -m grader reference
+# fmt: off
 def merge_heads(x: Tensor) -> Tensor:
     """(batch, heads, seq, d_head) -> (batch, seq, heads * d_head): the inverse of ``split_heads``."""
     batch, n_heads, seq, d_head = x.shape
     return x.transpose(1, 2).reshape(batch, seq, n_heads * d_head)
+# fmt: on
 
 
 # end of generated merge_heads
 
 
 # generated from solutions/04-multi-head/04-multi-head.ipynb (MultiHeadAttention): edit it there, then python -m grader reference
+# fmt: off
 class MultiHeadAttention(nn.Module):
     """h heads of scaled dot-product attention in parallel, each on its own d_model/h-wide projections.
 
@@ -77,6 +82,7 @@ class MultiHeadAttention(nn.Module):
             if p > 0:
                 out = F.dropout(weights, p) @ v
         return self.W_o(merge_heads(out)), weights
+# fmt: on
 
 
 # end of generated MultiHeadAttention

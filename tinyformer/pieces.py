@@ -105,7 +105,9 @@ def _cells(path: Path) -> list[dict]:
         nb = json.loads(path.read_text(encoding="utf-8"))
         return [cell for cell in nb["cells"] if isinstance(cell, dict)]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path} is not a notebook that can be read ({error}): open it in Jupyter and save it again") from None
+        raise ValueError(
+            f"{path} is not a notebook that can be read ({error}): open it in Jupyter and save it again"
+        ) from None
 
 
 def _source(cell: dict) -> str:
@@ -119,15 +121,19 @@ def _nbgrader(cell: dict) -> dict:
 
 def _answers(path: Path) -> int:
     """How many answer cells of a notebook are filled in (their stub is gone)."""
-    return sum(1 for cell in _cells(path) if _nbgrader(cell).get("solution") and cell.get("cell_type") == "code"
-               and not STUB.search(_source(cell)))
+    return sum(
+        1
+        for cell in _cells(path)
+        if _nbgrader(cell).get("solution") and cell.get("cell_type") == "code" and not STUB.search(_source(cell))
+    )
 
 
 def chapter_notebook(folder: Path, chapter: str) -> Path | None:
     """The learner's notebook of a chapter in ``folder`` (``folder/NN-slug/NN-slug.ipynb`` or the Chinese
     ``.zh.ipynb``, or either directly in ``folder``): of two, the one with more answers filled in."""
-    candidates = [place / f"{chapter}{suffix}" for place in (folder / chapter, folder)
-                  for suffix in (".ipynb", ".zh.ipynb")]
+    candidates = [
+        place / f"{chapter}{suffix}" for place in (folder / chapter, folder) for suffix in (".ipynb", ".zh.ipynb")
+    ]
     found = [path for path in candidates if path.is_file()]
     if not found:
         return None
@@ -144,8 +150,11 @@ def _defines_only(source: str) -> bool:
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # a docstring
-        if isinstance(node, ast.Assign) and all(isinstance(n, (ast.Constant, ast.UnaryOp)) for n in ast.walk(node.value)
-                                                 if not isinstance(n, (ast.Load, ast.USub))):
+        if isinstance(node, ast.Assign) and all(
+            isinstance(n, (ast.Constant, ast.UnaryOp))
+            for n in ast.walk(node.value)
+            if not isinstance(n, (ast.Load, ast.USub))
+        ):
             continue  # NAME = 3
         if not isinstance(node, allowed):
             return False
@@ -200,8 +209,9 @@ def _collect(folder: Path, chapters: tuple[str, ...]) -> LearnerPieces:
     result = LearnerPieces()
     yours: dict[str, object] = {}  # the learner's pieces that passed their tests, by name
     for chapter in chapters:
-        earlier = {name: result.objects[name] for piece in result.pieces for name in piece.defines
-                   if name in result.objects}  # the earlier chapters' pieces: the learner's or fallbacks on them
+        earlier = {
+            name: result.objects[name] for piece in result.pieces for name in piece.defines if name in result.objects
+        }  # the earlier chapters' pieces: the learner's or fallbacks on them
         references = [_reference_module(module, earlier) for module in REFERENCES[chapter]]
 
         def fallback(name: str, references=references):
@@ -210,12 +220,20 @@ def _collect(folder: Path, chapters: tuple[str, ...]) -> LearnerPieces:
         path = result.notebooks[chapter] = chapter_notebook(folder, chapter)
         if path is None:
             reason = _("no notebook {notebook} in {folder} or {place}").format(
-                notebook=f"{chapter}.ipynb", folder=folder, place=folder / chapter)
+                notebook=f"{chapter}.ipynb", folder=folder, place=folder / chapter
+            )
             result.pieces.append(Piece(chapter, chapter, [], "reference", reason))
         else:
             namespace = _run_chapter(chapter, path, result, fallback, earlier)
-            yours.update({name: namespace[name] for piece in result.pieces if piece.chapter == chapter
-                          and piece.source == "yours" for name in piece.defines if name in namespace})
+            yours.update(
+                {
+                    name: namespace[name]
+                    for piece in result.pieces
+                    if piece.chapter == chapter and piece.source == "yours"
+                    for name in piece.defines
+                    if name in namespace
+                }
+            )
         for namespace, defined in references:  # this chapter's references call the learner's pieces too
             namespace.update(yours)
             result.objects.update({name: namespace[name] for name in defined})
@@ -252,8 +270,10 @@ def _run_chapter(chapter: str, path: Path, result: LearnerPieces, fallback, earl
                 exec(compile(source, "<answer>" if answer else f"<{chapter} cell {index + 1}>", "exec"), namespace)
         except Exception as error:  # any failure of an answer or of its tests makes the answer fall back
             if piece is None:
-                raise ValueError(f"{path}: code cell {index + 1} failed ({type(error).__name__}: {error}); "
-                                 "it only imports and defines things: restore it from the course's copy") from None
+                raise ValueError(
+                    f"{path}: code cell {index + 1} failed ({type(error).__name__}: {error}); "
+                    "it only imports and defines things: restore it from the course's copy"
+                ) from None
             _fall_back(piece, _reason(error, language), namespace, fallback)
         if index == 0:  # the imports: the earlier chapters' pieces replace their references
             namespace.update(earlier)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 
 # generated from solutions/05-positions/05-positions.ipynb (sinusoidal_encoding): edit it there, then python -m grader reference
+# fmt: off
 def sinusoidal_encoding(max_len: int, d_model: int) -> Tensor:
     """(max_len, d_model) table: PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)).
 
@@ -26,12 +27,14 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> Tensor:
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
     return pe
+# fmt: on
 
 
 # end of generated sinusoidal_encoding
 
 
 # generated from solutions/05-positions/05-positions.ipynb (PositionalEncoding): edit it there, then python -m grader reference
+# fmt: off
 class PositionalEncoding(nn.Module):
     """Adds the sinusoidal table to a batch of embeddings (batch, seq, d_model), then dropout."""
 
@@ -46,12 +49,14 @@ class PositionalEncoding(nn.Module):
         if seq > self.pe.size(0):
             raise ValueError(f"a sequence of {seq} tokens is longer than max_len={self.pe.size(0)}: build PositionalEncoding with a larger max_len")
         return self.dropout(x + self.pe[:seq].to(x.dtype))
+# fmt: on
 
 
 # end of generated PositionalEncoding
 
 
 # generated from solutions/05-positions/05-positions.ipynb (LearnedPositionalEmbedding): edit it there, then python -m grader reference
+# fmt: off
 class LearnedPositionalEmbedding(nn.Module):
     """Adds one trained vector per position (BERT and GPT do this), then dropout."""
 
@@ -64,12 +69,14 @@ class LearnedPositionalEmbedding(nn.Module):
         """x (batch, seq, d_model) -> same shape; positions offset, offset+1, ... (offset > 0 when generating)."""
         positions = torch.arange(offset, offset + x.size(1), device=x.device)
         return self.dropout(x + self.embedding(positions).to(x.dtype))
+# fmt: on
 
 
 # end of generated LearnedPositionalEmbedding
 
 
 # generated from solutions/05-positions/05-positions.ipynb (apply_rope): edit it there, then python -m grader reference
+# fmt: off
 def apply_rope(x: Tensor, offset: int = 0, base: float = 10000.0) -> Tensor:
     """Rotary position embedding: rotate each pair of features (2i, 2i+1) at position p by the angle p * theta_i.
 
@@ -88,6 +95,7 @@ def apply_rope(x: Tensor, offset: int = 0, base: float = 10000.0) -> Tensor:
     x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair
     rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)
     return rotated.flatten(-2)
+# fmt: on
 
 
 # end of generated apply_rope

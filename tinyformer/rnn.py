@@ -13,6 +13,7 @@ from torch import Tensor
 
 
 # generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (rnn_forward): edit it there, then python -m grader reference
+# fmt: off
 def rnn_forward(
     x: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor, h0: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -39,12 +40,14 @@ def rnn_forward(
         states.append(h)
     hs = torch.stack(states, dim=1)  # (batch, seq, d_hidden)
     return hs, h
+# fmt: on
 
 
 # end of generated rnn_forward
 
 
 # generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (jacobian_norms): edit it there, then python -m grader reference
+# fmt: off
 def jacobian_norms(last_state: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """How strongly the last state depends on each input: ||∂h_T / ∂x_t||_F for every t.
 
@@ -57,12 +60,14 @@ def jacobian_norms(last_state: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """
     J = torch.autograd.functional.jacobian(last_state, x)  # (d_hidden, seq, d_in)
     return J.pow(2).sum(dim=(0, 2)).sqrt()  # (seq,)
+# fmt: on
 
 
 # end of generated jacobian_norms
 
 
 # generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (causal_average): edit it there, then python -m grader reference
+# fmt: off
 def causal_average(x: Tensor) -> Tensor:
     """Average of every prefix, computed for all positions at once with one matrix product.
 
@@ -78,12 +83,14 @@ def causal_average(x: Tensor) -> Tensor:
     allowed = torch.ones(seq, seq, dtype=x.dtype, device=x.device).tril()  # (seq, seq): 1 where s <= t
     weights = allowed / allowed.sum(dim=1, keepdim=True)  # (seq, seq), row t holds 1/(t+1)
     return weights @ x  # (seq, seq) @ (batch, seq, d) -> (batch, seq, d)
+# fmt: on
 
 
 # end of generated causal_average
 
 
 # generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (causal_average_sequential): edit it there, then python -m grader reference
+# fmt: off
 def causal_average_sequential(x: Tensor) -> Tensor:
     """The same running mean as a recurrence, one step at a time (an RNN with a fixed update).
 
@@ -101,6 +108,7 @@ def causal_average_sequential(x: Tensor) -> Tensor:
         m = m + (x[:, t] - m) / (t + 1)
         means.append(m)
     return torch.stack(means, dim=1)
+# fmt: on
 
 
 # end of generated causal_average_sequential

@@ -119,8 +119,9 @@ class Reproduced:
         margin = value - bound if direction == ">=" else bound - value
         if value != value:  # NaN: never holds
             margin = float("-inf")
-        self.claims.append(Claim(self.chapter, claim, value, float(bound), direction, margin, run_seed(),
-                                 torch.get_num_threads()))
+        self.claims.append(
+            Claim(self.chapter, claim, value, float(bound), direction, margin, run_seed(), torch.get_num_threads())
+        )
 
     def at_least(self, claim: str, value, bound: float) -> None:
         self._add(claim, value, bound, ">=")
@@ -136,10 +137,16 @@ class Reproduced:
                     out.write(json.dumps(asdict(claim)) + "\n")
         for claim in self.claims:
             mark = "ok  " if claim.holds else "FAIL"
-            print(f"{mark} {claim.claim}: {claim.value:.4g} {claim.direction} {claim.bound:g} "
-                  f"(margin {claim.margin:+.3g})")
+            print(
+                f"{mark} {claim.claim}: {claim.value:.4g} {claim.direction} {claim.bound:g} "
+                f"(margin {claim.margin:+.3g})"
+            )
         failed = [claim for claim in self.claims if not claim.holds]
         if failed:
-            raise AssertionError("not reproduced: " + "; ".join(
-                f"{claim.claim} = {claim.value:.4g}, expected {claim.direction} {claim.bound:g}" for claim in failed))
+            raise AssertionError(
+                "not reproduced: "
+                + "; ".join(
+                    f"{claim.claim} = {claim.value:.4g}, expected {claim.direction} {claim.bound:g}" for claim in failed
+                )
+            )
         print(f"Reproduced: all {len(self.claims)} claims of {self.chapter} hold.")

@@ -60,17 +60,25 @@ def check_tensor(
     """
     name = translate(name)
     if type(actual) is not _Tensor:
-        raise CheckFailure(_("{name} should be a torch.Tensor, got {kind}.").format(name=name, kind=type(actual).__name__))
+        raise CheckFailure(
+            _("{name} should be a torch.Tensor, got {kind}.").format(name=name, kind=type(actual).__name__)
+        )
     shapes = {"name": name, "actual": tuple(actual.shape), "expected": tuple(expected.shape)}
     if tuple(actual.shape) != tuple(expected.shape):
         for wrong, message in hints:
             if tuple(actual.shape) == tuple(wrong.shape) and _close(actual, wrong, atol, rtol):
-                raise CheckFailure(_("{name} has shape {actual}, expected {expected}: {hint}").format(
-                    **shapes, hint=translate(message)))
+                raise CheckFailure(
+                    _("{name} has shape {actual}, expected {expected}: {hint}").format(
+                        **shapes, hint=translate(message)
+                    )
+                )
         raise CheckFailure(_("{name} has shape {actual}, expected {expected}.").format(**shapes))
     if actual.dtype != expected.dtype:
-        raise CheckFailure(_("{name} has dtype {actual}, expected {expected}: {hint}").format(
-            name=name, actual=actual.dtype, expected=expected.dtype, hint=_dtype_hint(actual.dtype, expected.dtype)))
+        raise CheckFailure(
+            _("{name} has dtype {actual}, expected {expected}: {hint}").format(
+                name=name, actual=actual.dtype, expected=expected.dtype, hint=_dtype_hint(actual.dtype, expected.dtype)
+            )
+        )
     if _close(actual, expected, atol, rtol):
         return
     for wrong, message in hints:
@@ -82,16 +90,20 @@ def check_tensor(
             raise CheckFailure(_("{name} contains NaN or infinite values.").format(name=name))
         worst = (a - e).abs().flatten().argmax().item()
         index = tuple(int(i) for i in _unravel(worst, tuple(e.shape)))
-    raise CheckFailure(_(
-        "{name} has the wrong values: at index {index} got {actual:.6g}, expected {expected:.6g} (the largest difference)."
-    ).format(name=name, index=index, actual=a[index].item(), expected=e[index].item()))
+    raise CheckFailure(
+        _(
+            "{name} has the wrong values: at index {index} got {actual:.6g}, expected {expected:.6g} (the largest difference)."
+        ).format(name=name, index=index, actual=a[index].item(), expected=e[index].item())
+    )
 
 
 def _dtype_hint(actual: torch.dtype, expected: torch.dtype) -> str:
     if expected.is_floating_point and actual.is_floating_point:
         return _("keep the dtype of the inputs (create new tensors with dtype=x.dtype, or x.new_zeros(...)).")
     if expected.is_floating_point:
-        return _("the result should be floating point (an integer tensor cannot hold these values: use .float() or dtype=).")
+        return _(
+            "the result should be floating point (an integer tensor cannot hold these values: use .float() or dtype=)."
+        )
     if expected == torch.bool:
         return _("the result should be a boolean tensor (True/False), e.g. from a comparison.")
     if actual.is_floating_point:
@@ -126,8 +138,12 @@ def call(name: str, fn: Callable, *args: object, hint: str = "", **kwargs: objec
         raise
     except Exception as error:  # the learner's code failed: say where, with what
         inputs = ", ".join([describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()])
-        message = _("{call} raised {error}: {message}").format(
-            call=f"{name}({inputs})", error=type(error).__name__, message=error).rstrip(".") + "."
+        message = (
+            _("{call} raised {error}: {message}")
+            .format(call=f"{name}({inputs})", error=type(error).__name__, message=error)
+            .rstrip(".")
+            + "."
+        )
         if hint:
             message += " " + _("Hint: {hint}").format(hint=translate(hint))
         raise CheckFailure(message) from None
@@ -141,13 +157,18 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        tensors = [a for a in (*args, *kwargs.values(), *(result if isinstance(result, tuple) else (result,)))
-                   if isinstance(a, _Tensor)]
+        tensors = [
+            a
+            for a in (*args, *kwargs.values(), *(result if isinstance(result, tuple) else (result,)))
+            if isinstance(a, _Tensor)
+        ]
         self.calls.append((getattr(func, "__name__", str(func)), [tuple(t.shape) for t in tensors]))
         return result
 
 
-def torch_calls(fn: Callable, *args: object, **kwargs: object) -> tuple[object, list[tuple[str, list[tuple[int, ...]]]]]:
+def torch_calls(
+    fn: Callable, *args: object, **kwargs: object
+) -> tuple[object, list[tuple[str, list[tuple[int, ...]]]]]:
     """Run ``fn(*args, **kwargs)`` and record every torch function it calls, under whatever name the learner
     imported it: returns (result, [(function name, shapes of its tensor arguments and results), ...]).
     Lets a test check *how* a result was computed (a T x T weight matrix was built, the fused kernel ran once)."""

@@ -57,11 +57,15 @@ def tiny_shakespeare() -> CharText:
     """The shipped corpus, checked against its published SHA-256, split 90 % / 10 %."""
     data = SHAKESPEARE.read_bytes()
     if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
-        raise ValueError(f"{SHAKESPEARE} is not the tiny Shakespeare corpus the course ships (its SHA-256 differs): restore it with git checkout")
+        raise ValueError(
+            f"{SHAKESPEARE} is not the tiny Shakespeare corpus the course ships (its SHA-256 differs): restore it with git checkout"
+        )
     return char_text(data.decode("utf-8"))
 
 
-def batch(ids: Tensor, batch_size: int, context: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def batch(
+    ids: Tensor, batch_size: int, context: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """Random windows of ``ids``: inputs (batch, context) and the next characters as targets (batch, context)."""
     starts = torch.randint(len(ids) - context, (batch_size,), generator=generator)  # (batch,)
     offsets = torch.arange(context + 1)  # (context + 1,)

@@ -93,8 +93,11 @@ class TrainConfig:
 
     model: str = option("gpt", "gpt or bert", choices=("gpt", "bert"))
     preset: str = option("chapter08", "model shape", choices=tuple(sorted(PRESETS)))
-    data: str = option("corpus", "corpus (the chapter-02 toy language) or random (tokens for throughput only)",
-                       choices=("corpus", "random"))
+    data: str = option(
+        "corpus",
+        "corpus (the chapter-02 toy language) or random (tokens for throughput only)",
+        choices=("corpus", "random"),
+    )
     steps: int = option(200, "optimizer steps")
     batch_size: int = option(32, "sequences per process and step")
     context: int | None = option(None, "tokens per sequence (default: the preset's)")
@@ -131,9 +134,15 @@ def corpus_stream(n_sentences: int = 20_000, seed: int = 0) -> tuple[Tensor, Voc
 def build_model(config: TrainConfig, vocab_size: int) -> nn.Module:
     """The chapter-08 GPT or BERT in the preset's shape, for sequences of context_length(config) tokens."""
     preset = PRESETS[config.preset]
-    shape = {"vocab_size": vocab_size, "max_len": context_length(config), "d_model": preset.d_model,
-             "n_heads": preset.n_heads, "n_layers": preset.n_layers, "d_ff": 4 * preset.d_model,
-             "dropout": config.dropout}
+    shape = {
+        "vocab_size": vocab_size,
+        "max_len": context_length(config),
+        "d_model": preset.d_model,
+        "n_heads": preset.n_heads,
+        "n_layers": preset.n_layers,
+        "d_ff": 4 * preset.d_model,
+        "dropout": config.dropout,
+    }
     if config.model == "gpt":
         return GPT(GPTConfig(**shape))
     if config.model == "bert":
@@ -151,8 +160,10 @@ def set_fast_attention(model: nn.Module, on: bool) -> None:
 def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW (betas 0.9, 0.95) with weight decay on matrices and embeddings, not on biases or LayerNorm gains."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     fused = config.fused and device.type in ("cuda", "cpu", "mps")
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=fused)
 
@@ -164,8 +175,9 @@ def sample_batch(stream: Tensor, batch_size: int, context: int, generator: torch
     return windows[:, :-1], windows[:, 1:]
 
 
-def training_batch(config: TrainConfig, stream: Tensor, context: int, vocab_size: int,
-                   generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def training_batch(
+    config: TrainConfig, stream: Tensor, context: int, vocab_size: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
     """A batch, made on the CPU: inputs and targets, (batch, context) each. For a GPT the targets are the next
     tokens; for a BERT the inputs are masked and the targets are the masked tokens (IGNORE_INDEX elsewhere)."""
     inputs, targets = sample_batch(stream, config.batch_size, context, generator)
@@ -248,8 +260,9 @@ def train(config: TrainConfig) -> dict:
     if config.compile:
         trained = torch.compile(trained)
     if distributed:
-        trained = nn.parallel.DistributedDataParallel(trained,
-                                                      device_ids=[device.index] if device.type == "cuda" else None)
+        trained = nn.parallel.DistributedDataParallel(
+            trained, device_ids=[device.index] if device.type == "cuda" else None
+        )
     generator = torch.Generator().manual_seed(config.seed * 1000 + rank)  # each rank its own batches
 
     def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to a tenth
@@ -260,9 +273,11 @@ def train(config: TrainConfig) -> dict:
 
     speaks = not config.quiet and rank == 0
     say = print if speaks else (lambda *a: None)
-    say(f"training {config.model} ({config.preset}, {sum(p.numel() for p in model.parameters()):,} parameters) "
+    say(
+        f"training {config.model} ({config.preset}, {sum(p.numel() for p in model.parameters()):,} parameters) "
         f"on {device}{f' x {world}' if world > 1 else ''}: bf16={bf16} tf32={tf32} "
-        f"fused={optimizer.defaults.get('fused')} fast_attention={config.fast_attention} compile={config.compile}")
+        f"fused={optimizer.defaults.get('fused')} fast_attention={config.fast_attention} compile={config.compile}"
+    )
     # The losses stay on the device: reading one (.item()) waits until the device has caught up with the CPU,
     # and doing that every step would leave the GPU idle while the CPU queues the next one. They are read at the
     # log steps (when printing) and once at the end.
@@ -273,8 +288,9 @@ def train(config: TrainConfig) -> dict:
         if step == untimed:
             synchronize(device)  # the clock starts once the untimed steps have run, not when they were queued
             start = time.perf_counter()
-        inputs, targets = (t.to(device, non_blocking=True)
-                           for t in training_batch(config, stream, context, vocab_size, generator))
+        inputs, targets = (
+            t.to(device, non_blocking=True) for t in training_batch(config, stream, context, vocab_size, generator)
+        )
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -296,8 +312,11 @@ def train(config: TrainConfig) -> dict:
     summary = {
         "config": asdict(config),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
-        "world_size": world, "rank": rank, "parameters": sum(p.numel() for p in model.parameters()),
-        "losses": losses.tolist(), "tokens_per_s": tokens_per_s,
+        "world_size": world,
+        "rank": rank,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "losses": losses.tolist(),
+        "tokens_per_s": tokens_per_s,
         "flops_per_token": flops_per_token(model, config),
         "mfu": flops_per_token(model, config) * tokens_per_s / (peak * world) if peak else None,
         "weights_checksum": float(sum(p.detach().double().sum().item() for p in model.parameters())),
@@ -329,8 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     bool fields get --x / --no-x (a None default, as for --bf16, leaves the choice to train()); an optional field
     (int | None, str | None) takes a value of its type and stays None when not given.
     """
-    p = argparse.ArgumentParser(prog="python -m tinyformer.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=_HelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tinyformer.train", description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter
+    )
     types = typing.get_type_hints(TrainConfig)  # the annotations are strings (from __future__ import annotations)
     for f in fields(TrainConfig):
         kind = types[f.name]  # e.g. int, or int | None
@@ -347,10 +367,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """The TrainConfig the command line asks for; a message (exit status 2) for values no run can use."""
     p = build_parser()
     config = TrainConfig(**vars(p.parse_args(argv)))
-    rules = [(config.steps >= 1, "--steps >= 1"), (config.batch_size >= 1, "--batch-size >= 1"),
-             (config.context is None or config.context >= 2, "--context >= 2"),
-             (config.log_every >= 1, "--log-every >= 1"), (config.warmup >= 0, "--warmup >= 0"),
-             (config.grad_clip >= 0, "--grad-clip >= 0"), (0 <= config.dropout < 1, "0 <= --dropout < 1")]
+    rules = [
+        (config.steps >= 1, "--steps >= 1"),
+        (config.batch_size >= 1, "--batch-size >= 1"),
+        (config.context is None or config.context >= 2, "--context >= 2"),
+        (config.log_every >= 1, "--log-every >= 1"),
+        (config.warmup >= 0, "--warmup >= 0"),
+        (config.grad_clip >= 0, "--grad-clip >= 0"),
+        (0 <= config.dropout < 1, "0 <= --dropout < 1"),
+    ]
     broken = [rule for holds, rule in rules if not holds]
     if broken:
         p.error("need " + ", ".join(broken))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (Vocabulary): edit it there, then python -m grader reference
+# fmt: off
 class Vocabulary:
     """Words <-> integer ids. Ids 0 and 1 are the specials ``<pad>`` and ``<unk>``; then the words seen at
     least ``min_count`` times, the most frequent first (ties in alphabetical order).
@@ -52,12 +53,14 @@ class Vocabulary:
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Ids (a list, or a 1-D tensor) -> words."""
         return [self.itos[int(i)] for i in ids]
+# fmt: on
 
 
 # end of generated Vocabulary
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (one_hot): edit it there, then python -m grader reference
+# fmt: off
 def one_hot(ids: Tensor, vocab_size: int) -> Tensor:
     """One-hot vectors: a 1 at each id, 0 elsewhere.
 
@@ -70,12 +73,14 @@ def one_hot(ids: Tensor, vocab_size: int) -> Tensor:
     """
     out = torch.zeros(*ids.shape, vocab_size, device=ids.device)  # (..., V)
     return out.scatter_(-1, ids.unsqueeze(-1), 1.0)
+# fmt: on
 
 
 # end of generated one_hot
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (skipgram_pairs): edit it there, then python -m grader reference
+# fmt: off
 def skipgram_pairs(sentences: list[list[int]], window: int) -> Tensor:
     """Every (centre, context) pair of skip-gram: each word with each word at most ``window`` positions
     away in the same sentence (never itself, never across a sentence boundary).
@@ -95,12 +100,14 @@ def skipgram_pairs(sentences: list[list[int]], window: int) -> Tensor:
                 if j != i:
                     pairs.append((centre, sentence[j]))
     return torch.tensor(pairs, dtype=torch.int64).reshape(-1, 2)
+# fmt: on
 
 
 # end of generated skipgram_pairs
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (cbow_windows): edit it there, then python -m grader reference
+# fmt: off
 def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[Tensor, Tensor]:
     """The CBOW examples: each word (the centre) with the ``2 * window`` words around it.
 
@@ -123,12 +130,14 @@ def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[
             contexts.append([sentence[i + d] if 0 <= i + d < len(sentence) else pad_id for d in offsets])
             centres.append(centre)
     return torch.tensor(contexts, dtype=torch.int64).reshape(-1, 2 * window), torch.tensor(centres, dtype=torch.int64)
+# fmt: on
 
 
 # end of generated cbow_windows
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (noise_distribution): edit it there, then python -m grader reference
+# fmt: off
 def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
     """The distribution negatives are drawn from: the unigram distribution raised to ``power``, renormalised.
 
@@ -141,12 +150,14 @@ def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
     """
     weights = counts.float().pow(power)  # (V,)
     return weights / weights.sum()
+# fmt: on
 
 
 # end of generated noise_distribution
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (SkipGramNegativeSampling): edit it there, then python -m grader reference
+# fmt: off
 class SkipGramNegativeSampling(nn.Module):
     """Skip-gram with negative sampling: a centre word's vector should score its true context words high and
     ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low.
@@ -195,12 +206,14 @@ class SkipGramNegativeSampling(nn.Module):
         pos = F.logsigmoid((v * u_pos).sum(-1))  # (batch,)
         neg = F.logsigmoid(-(u_neg @ v.unsqueeze(-1)).squeeze(-1)).sum(-1)  # (batch,)
         return -(pos + neg).mean()
+# fmt: on
 
 
 # end of generated SkipGramNegativeSampling
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (CBOWNegativeSampling): edit it there, then python -m grader reference
+# fmt: off
 class CBOWNegativeSampling(SkipGramNegativeSampling):
     """CBOW with negative sampling: the average of the context words' vectors should score the centre word high
     and ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low. It is skip-gram's loss with
@@ -248,6 +261,7 @@ class CBOWNegativeSampling(SkipGramNegativeSampling):
         pos = F.logsigmoid((h * u_pos).sum(-1))  # (batch,)
         neg = F.logsigmoid(-(u_neg @ h.unsqueeze(-1)).squeeze(-1)).sum(-1)  # (batch,)
         return -(pos + neg).mean()
+# fmt: on
 
 
 # end of generated CBOWNegativeSampling
@@ -277,6 +291,7 @@ class CBOW(nn.Module):
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (cosine_similarity_matrix): edit it there, then python -m grader reference
+# fmt: off
 def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     """Cosine similarity of every row of ``a`` with every row of ``b``.
 
@@ -293,12 +308,14 @@ def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     a_unit = a / a.norm(dim=-1, keepdim=True).clamp(min=eps)  # (n, d)
     b_unit = b / b.norm(dim=-1, keepdim=True).clamp(min=eps)  # (m, d)
     return a_unit @ b_unit.T
+# fmt: on
 
 
 # end of generated cosine_similarity_matrix
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (nearest_neighbours): edit it there, then python -m grader reference
+# fmt: off
 def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
     """The ``k`` words most similar (cosine) to each query word, the query itself excluded.
 
@@ -313,12 +330,14 @@ def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
     similarity = cosine_similarity_matrix(embeddings[ids], embeddings)  # (n, V)
     similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")  # never the word itself
     return similarity.topk(k, dim=-1).indices
+# fmt: on
 
 
 # end of generated nearest_neighbours
 
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (analogy): edit it there, then python -m grader reference
+# fmt: off
 def analogy(embeddings: Tensor, a: Tensor, b: Tensor, c: Tensor, k: int = 1) -> Tensor:
     """Answer "a - b + c = ?": the ``k`` words whose vectors are most similar (cosine) to
     ê_a - ê_b + ê_c (ê: the unit-length vectors), never a, b or c themselves.
@@ -338,6 +357,7 @@ def analogy(embeddings: Tensor, a: Tensor, b: Tensor, c: Tensor, k: int = 1) -> 
     for ids in (a, b, c):
         similarity[rows, ids] = float("-inf")  # the inputs are never the answer
     return similarity.topk(k, dim=-1).indices
+# fmt: on
 
 
 # end of generated analogy

@@ -31,16 +31,20 @@ def _page_context(app, pagename, templatename, context, doctree):
     if not switch or "header_buttons" not in context:
         return
     url = other_edition_url(pagename, switch["root"])
-    context["header_buttons"].insert(0, {
-        "type": "javascript",
-        "javascript": f"window.location.href = {html.escape(json.dumps(url))}",
-        "tooltip": switch.get("tooltip", switch["label"]),
-        "icon": "fas fa-language",
-        "text": switch["label"],
-        "label": "language-switch-button",
-    })
+    context["header_buttons"].insert(
+        0,
+        {
+            "type": "javascript",
+            "javascript": f"window.location.href = {html.escape(json.dumps(url))}",
+            "tooltip": switch.get("tooltip", switch["label"]),
+            "icon": "fas fa-language",
+            "text": switch["label"],
+            "label": "language-switch-button",
+        },
+    )
     context["metatags"] = context.get("metatags", "") + (
-        f'\n<link rel="alternate" hreflang="{html.escape(switch["hreflang"])}" href="{html.escape(url)}" />')
+        f'\n<link rel="alternate" hreflang="{html.escape(switch["hreflang"])}" href="{html.escape(url)}" />'
+    )
 
 
 def setup(app):

@@ -37,8 +37,11 @@ def unique_assets(assets: list) -> list:
 
 def outside_urls(assets: list) -> list[str]:
     """The file names of ``assets`` that another site serves (anything with a scheme: http(s), protocol-relative)."""
-    return [str(asset.filename) for asset in assets
-            if asset.filename and ("://" in str(asset.filename) or str(asset.filename).startswith("//"))]
+    return [
+        str(asset.filename)
+        for asset in assets
+        if asset.filename and ("://" in str(asset.filename) or str(asset.filename).startswith("//"))
+    ]
 
 
 def _page_context(app, pagename, templatename, context, doctree):
@@ -48,8 +51,9 @@ def _page_context(app, pagename, templatename, context, doctree):
             continue
         assets[:] = unique_assets(assets)  # the builder's own list: it restores it before the next page
         for url in outside_urls(assets):
-            logger.warning(f"{pagename}: the page loads {url} from outside the site; serve a local copy",
-                           location=pagename)
+            logger.warning(
+                f"{pagename}: the page loads {url} from outside the site; serve a local copy", location=pagename
+            )
 
 
 def _default_mode(app, config):
