@@ -251,7 +251,9 @@ mjx-container[display="true"] { display: block; text-align: center; margin: 1em 
 """
 
 # nbconvert's lab template without the scripts it loads from CDNs: require.js, the widget manager (pages with
-# widget state), mermaid and MathJax 2. The maths is typeset before the page is written (typeset_maths).
+# widget state), mermaid and MathJax 2. The maths is typeset before the page is written (typeset_maths). A code
+# cell's source is shown as pygments highlights it, which escapes every character of the code: the lab template's
+# bleach pass over that markup (clean_html) found nothing to remove and took 0.6 s of every page.
 TEMPLATE = (
     """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -261,6 +263,13 @@ TEMPLATE = (
 {%- block extra_css -%}<style type="text/css">"""
     + FEEDBACK_CSS
     + """</style>{%- endblock extra_css -%}
+{% block input %}
+<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
+     <div class="cm-editor cm-s-jupyter">
+{{ cell.source | highlight_code(metadata=cell.metadata) }}
+     </div>
+</div>
+{%- endblock input %}
 """
 )
 
