@@ -215,10 +215,25 @@ def _check(args) -> int:
 
     status = self_check(args.notebook, resolve_chapters([args.chapter], graded=True)[0] if args.chapter else None)
     if CHECKOUT is None:
+        from pathlib import Path
+
+        import nbformat
+
+        from tinyformer.i18n import gettext, language_of_path
+
+        from .autograde import notebook_language
+
+        try:  # the note comes in the notebook's language, as the self-check's own report does
+            language = notebook_language(nbformat.read(args.notebook, as_version=4), Path(args.notebook))
+        except Exception:  # noqa: BLE001 (a notebook the self-check could not read: it said why)
+            language = language_of_path(args.notebook)
         print(
-            "Outside a clone of the course, this self-check ran the notebook's visible tests only (the installed "
-            "package holds the student editions); the autograder adds hidden tests, so its score can be lower. "
-            "In a clone of the course, `python -m grader check` runs them too."
+            gettext(
+                "Outside a clone of the course, this self-check ran the notebook's visible tests only (the installed "
+                "package holds the student editions); the autograder adds hidden tests, so its score can be lower. "
+                "In a clone of the course, `python -m grader check` runs them too.",
+                language,
+            )
         )
     return status
 
