@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .authoring import marked_lines
 from .course import ROOT, CourseError, chapter_manifest, source_notebook
 
 COMMAND = "python -m grader reference"
@@ -41,7 +42,6 @@ OPENING = re.compile(
     rf"then {re.escape(COMMAND)}"
 )
 CLOSING = re.compile(r"# end of generated (?P<piece>[A-Za-z_]\w*)")
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def opening(notebook: str, piece: str) -> str:
@@ -142,7 +142,7 @@ def notebook_definitions(notebook: Path) -> dict[str, list[tuple[bool, str]]]:
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
-        lines = [line for line in source.splitlines() if not any(marker in line for marker in MARKERS)]
+        lines = [line for _, line in marked_lines(source, ("solution",))]  # the marker lines dropped
         try:
             tree = ast.parse("\n".join(lines))
         except SyntaxError:  # an IPython magic: such a cell defines no piece
