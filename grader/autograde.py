@@ -494,9 +494,21 @@ def _failure_reason(log: str) -> str:
     return (lines[-1] if lines else "nbgrader could not grade the notebook")[:200]
 
 
-def autograde(chapter: str, submissions: dict[str, Path]) -> dict[str, NotebookResult]:
+def autograde(chapter: str, submissions: dict[str, Path], jobs: int = 1) -> dict[str, NotebookResult]:
     """Autograde each student's notebook of one chapter in one scratch course (no sandbox: for the
-    learner's own notebook and for tests); return the results by student id."""
+    learner's own notebook and for tests); return the results by student id. With ``jobs`` > 1 the
+    submissions are dealt out to that many processes, each with its own scratch course and gradebook."""
+    if jobs > 1 and len(submissions) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        students = list(submissions)
+        shares = [{s: submissions[s] for s in students[k::jobs]} for k in range(min(jobs, len(students)))]
+        with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as pool:
+            graded = [
+                result for share in pool.map(autograde, [chapter] * len(shares), shares) for result in share.items()
+            ]
+        return {student: dict(graded)[student] for student in students}
     with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
         course = Path(scratch)
         db_url = prepare_course(chapter, course)

@@ -1,6 +1,7 @@
 """Make submissions the way learners make them: from the student edition, with cells filled in."""
 
 import functools
+import os
 from pathlib import Path
 
 import nbformat
@@ -40,6 +41,9 @@ def save(nb: nbformat.NotebookNode, path: Path) -> Path:
     return path
 
 
+GRADING_JOBS = min(2, os.cpu_count() or 1)  # processes grading a test class (each its own scratch course)
+
+
 def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) -> dict:
     """Autograde a class: the reference, the untouched student edition, and one submission per entry of
     ``answers`` (student -> {grade_id: source}, as in ``completed``). Returns student -> nbgrader result."""
@@ -51,7 +55,7 @@ def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) 
     }
     for student, answer in answers.items():
         submissions[student] = save(completed(chapter, answer), folder / f"{student}.ipynb")
-    return autograde(chapter, submissions)
+    return autograde(chapter, submissions, jobs=GRADING_JOBS)
 
 
 def messages(result) -> str:
