@@ -45,11 +45,13 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 SITE_CONFIG := _build/_config.site.yml
 
 # Two editions: English at the site's root, Chinese (built from _build/zh/, which `python -m grader website`
-# writes from locale/'s translations) under _build/html/zh/.
+# writes from locale/'s translations) under _build/html/zh/. The two are built side by side (a core each); the
+# Chinese build's log is printed after the English one's.
 book: install
 	$(PY) -m grader website
-	$(VENV)/bin/jupyter-book build . --config $(SITE_CONFIG) --warningiserror --keep-going
-	$(VENV)/bin/jupyter-book build _build/zh --warningiserror --keep-going
+	$(VENV)/bin/jupyter-book build _build/zh --warningiserror --keep-going >_build/zh-build.log 2>&1 & zh=$$!; \
+	  $(VENV)/bin/jupyter-book build . --config $(SITE_CONFIG) --warningiserror --keep-going; en=$$?; \
+	  wait $$zh; zh=$$?; cat _build/zh-build.log; test $$en -eq 0 && test $$zh -eq 0
 	rm -rf _build/html/zh && cp -R _build/zh/_build/html _build/html/zh
 	@echo "Website: $(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 

@@ -270,23 +270,64 @@ def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
     return nb
 
 
-def executed(chapter: str) -> tuple[nbformat.NotebookNode, float | None]:
-    """The executed reference notebook of a chapter, from the cache when nothing changed.
-
-    Returns the notebook and the execution time in seconds (None when it came from the cache).
-    """
+def _cache_key(chapter: str) -> tuple[Path, Path, str]:
     source = source_notebook(chapter)
-    key = _fingerprint(source)
-    cached, stamp = CACHE / f"{chapter}.ipynb", CACHE / f"{chapter}.sha256"
-    if cached.exists() and stamp.exists() and stamp.read_text() == key:
-        return nbformat.read(cached, as_version=4), None
+    return CACHE / f"{chapter}.ipynb", CACHE / f"{chapter}.sha256", _fingerprint(source)
+
+
+def _timed_execute(source: Path) -> tuple[nbformat.NotebookNode, float]:
     start = time.perf_counter()
     nb = execute(source)
-    seconds = time.perf_counter() - start
-    CACHE.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, cached)
-    stamp.write_text(key)
-    return nb, seconds
+    return nb, time.perf_counter() - start
+
+
+def _threads(source: Path) -> int:
+    """The CPU threads a notebook's setup asks for (``set_threads(N)``; 1 when it does not say)."""
+    match = re.search(r"set_threads\((\d+)\)", source.read_text(encoding="utf-8"))
+    return int(match[1]) if match else 1
+
+
+def executed(chapters: list[str]) -> dict[str, tuple[nbformat.NotebookNode, float | None]]:
+    """The executed reference notebook of each chapter, from the cache when nothing changed, with its execution
+    time in seconds (None when it came from the cache).
+
+    The others run side by side, as many at a time as there are CPU cores (each chapter uses one thread); a
+    notebook that asks for as many threads as there are cores (the capstone on 2 cores) runs alone, first.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    done: dict[str, tuple[nbformat.NotebookNode, float | None]] = {}
+    todo = []
+    for chapter in chapters:
+        cached, stamp, key = _cache_key(chapter)
+        if cached.exists() and stamp.exists() and stamp.read_text() == key:
+            done[chapter] = nbformat.read(cached, as_version=4), None
+        else:
+            todo.append(chapter)
+
+    def keep(chapter: str, nb: nbformat.NotebookNode, seconds: float) -> None:
+        cached, stamp, key = _cache_key(chapter)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, cached)
+        stamp.write_text(key)
+        done[chapter] = nb, seconds
+
+    cores = os.cpu_count() or 1
+    alone = [c for c in todo if cores == 1 or len(todo) == 1 or _threads(source_notebook(c)) >= cores]
+    for chapter in alone:
+        keep(chapter, *_timed_execute(source_notebook(chapter)))
+    shared = [c for c in todo if c not in alone]
+    if shared:
+        with ProcessPoolExecutor(min(cores, len(shared)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            running = {chapter: pool.submit(_timed_execute, source_notebook(chapter)) for chapter in shared}
+            try:
+                for chapter, future in running.items():
+                    keep(chapter, *future.result())
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+    return {chapter: done[chapter] for chapter in chapters}
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -400,8 +441,7 @@ def build_pages(chapters: list[str], instructor: bool = False) -> dict[str, floa
     PAGES.mkdir(parents=True, exist_ok=True)
     page = as_instructor_page if instructor else as_student_page
     times = {}
-    for chapter in chapters:
-        nb, seconds = executed(chapter)
+    for chapter, (nb, seconds) in executed(chapters).items():
         english = page(widgets_as_text(nbformat.from_dict(copy.deepcopy(nb))), chapter)
         _write_if_changed(PAGES / f"{chapter}.ipynb", nbformat.writes(english).rstrip("\n") + "\n")
         if not instructor:  # the Chinese page: the same executed notebook, its prose translated

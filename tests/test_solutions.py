@@ -14,7 +14,7 @@ from grader.experiments import BUDGET_SECONDS
 def test_the_solution_executes_and_reproduces_its_claims(chapter):
     from grader.website import executed
 
-    nb, seconds = executed(chapter)  # raises CourseError naming the cell when one fails
+    nb, seconds = executed([chapter])[chapter]  # raises CourseError naming the cell when one fails
     errors = [
         i for i, cell in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in cell.get("outputs", []))
     ]
