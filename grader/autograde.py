@@ -505,10 +505,10 @@ def autograde(chapter: str, submissions: dict[str, Path], jobs: int = 1) -> dict
         students = list(submissions)
         shares = [{s: submissions[s] for s in students[k::jobs]} for k in range(min(jobs, len(students)))]
         with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as pool:
-            graded = [
-                result for share in pool.map(autograde, [chapter] * len(shares), shares) for result in share.items()
-            ]
-        return {student: dict(graded)[student] for student in students}
+            graded = {}
+            for share in pool.map(autograde, [chapter] * len(shares), shares):
+                graded.update(share)
+        return {student: graded[student] for student in students}
     with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
         course = Path(scratch)
         db_url = prepare_course(chapter, course)

@@ -270,11 +270,6 @@ def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
     return nb
 
 
-def _cache_key(chapter: str) -> tuple[Path, Path, str]:
-    source = source_notebook(chapter)
-    return CACHE / f"{chapter}.ipynb", CACHE / f"{chapter}.sha256", _fingerprint(source)
-
-
 def _timed_execute(source: Path) -> tuple[nbformat.NotebookNode, float]:
     start = time.perf_counter()
     nb = execute(source)
@@ -291,26 +286,26 @@ def executed(chapters: list[str]) -> dict[str, tuple[nbformat.NotebookNode, floa
     """The executed reference notebook of each chapter, from the cache when nothing changed, with its execution
     time in seconds (None when it came from the cache).
 
-    The others run side by side, as many at a time as there are CPU cores (each chapter uses one thread); a
+    The chapters not cached run side by side, as many at a time as there are CPU cores (each chapter uses one thread); a
     notebook that asks for as many threads as there are cores (the capstone on 2 cores) runs alone, first.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     done: dict[str, tuple[nbformat.NotebookNode, float | None]] = {}
+    keys = {chapter: _fingerprint(source_notebook(chapter)) for chapter in chapters}
     todo = []
     for chapter in chapters:
-        cached, stamp, key = _cache_key(chapter)
-        if cached.exists() and stamp.exists() and stamp.read_text() == key:
+        cached, stamp = CACHE / f"{chapter}.ipynb", CACHE / f"{chapter}.sha256"
+        if cached.exists() and stamp.exists() and stamp.read_text() == keys[chapter]:
             done[chapter] = nbformat.read(cached, as_version=4), None
         else:
             todo.append(chapter)
 
     def keep(chapter: str, nb: nbformat.NotebookNode, seconds: float) -> None:
-        cached, stamp, key = _cache_key(chapter)
         CACHE.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, cached)
-        stamp.write_text(key)
+        nbformat.write(nb, CACHE / f"{chapter}.ipynb")
+        (CACHE / f"{chapter}.sha256").write_text(keys[chapter])
         done[chapter] = nb, seconds
 
     cores = os.cpu_count() or 1
