@@ -4,6 +4,11 @@ Shapes: ``q`` is ``(..., q_len, d_k)``, ``k`` is ``(..., k_len, d_k)``, ``v`` is
 the leading dimensions (batch, heads, ...) are anything that broadcasts. A boolean ``mask`` broadcastable to
 ``(..., q_len, k_len)`` is True where a query *may* attend to a key.
 
+Written twice on purpose: the masked softmax of ``scaled_dot_product_attention`` and ``AdditiveAttention``.
+Each is an exercise of chapter 03 that the learner writes whole and is graded alone; a shared helper would make
+one exercise call the other's answer (a wrong mask in one would cost both) and hide the line each is about.
+Chapter 07's ``masked_softmax`` exercise (its notebook) is that helper, once the learner has written it twice.
+
 Its generated regions are copies: edit those pieces in solutions/03-attention/, then run `python -m grader reference`.
 """
 

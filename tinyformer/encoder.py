@@ -3,6 +3,12 @@
 Shapes: ``(batch, seq, d_model)`` throughout. Masks are boolean, True = may attend, broadcastable to
 ``(batch, heads, seq, seq)``; a padding mask is ``(tokens != pad_id)[:, None, None, :]``.
 
+Design note: Post-LN and Pre-LN are spelled out in ``EncoderLayer.forward`` (and again in chapter 07's
+``DecoderLayer``) rather than in one sublayer-connection helper, as the Annotated Transformer has: the two orders
+side by side, three lines each, are what the exercise is about, and each layer is graded on its own. ``Encoder``
+takes the table size as ``max_len`` and its options (``max_len``, ``dropout``, ``norm_first``, ``activation``)
+after the five shape arguments, in the order chapter 07's ``Transformer`` passes them.
+
 Its generated regions are copies: edit those pieces in solutions/06-encoder/, then run `python -m grader reference`.
 """
 

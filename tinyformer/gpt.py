@@ -3,6 +3,13 @@
 A GPT block is an encoder layer (Pre-LN, GELU) run under a causal mask: nothing else is new. The head that
 turns hidden states into next-token logits shares its weight with the token embedding (weight tying).
 
+Design note, the KV cache: ``GPT.forward`` runs each block itself when a cache is given
+(``cached_self_attention`` + the block's own ``norm1``, ``dropout1``, ``norm2``, ``ff``, ``dropout2``), instead of
+threading the cache through ``EncoderLayer`` and ``MultiHeadAttention`` as nanoGPT does. Those are chapters 04 and
+06's graded exercises, written before caching exists; a ``cache=`` argument there would reopen them for every
+learner. The cached path reuses the block's modules (no weights of its own), and
+tests/test_gpt_bert.py checks that it gives the uncached logits and tokens and never recomputes old keys.
+
 Its generated regions are copies: edit those pieces in solutions/08-bert-vs-gpt/, then run `python -m grader reference`.
 """
 
