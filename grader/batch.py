@@ -356,6 +356,7 @@ def run_batch(
     regrade: bool = False,
 ) -> list[dict]:
     """Grade every submission under ``where``; write OUT/grades.csv, OUT/feedback/ and the gradebook."""
+    started = time.perf_counter()
     if sandbox:
         require_bwrap()
     index, count = parse_shard(shard)
@@ -403,6 +404,7 @@ def run_batch(
             f"{jobs} at a time, {'in the sandbox' if sandbox else 'WITHOUT a sandbox'}",
             flush=True,
         )
+        grading_started = time.perf_counter()
         slots: queue.Queue[int] = queue.Queue()
         for slot in range(max(1, jobs)):
             slots.put(slot)
@@ -414,6 +416,7 @@ def run_batch(
                 submission = futures[future]
                 done[id(submission)] = future.result()
                 _report(submission, done[id(submission)])
+        grading_seconds = time.perf_counter() - grading_started
         for submission in mine:  # gradebook writes: here only, one at a time, in a fixed order
             before = graded_before.get(id(submission))
             _write_gradebook(
@@ -445,6 +448,11 @@ def run_batch(
     times = [done[id(s)]["seconds"] for s in mine if "seconds" in done[id(s)]]
     if times:
         print(f"grading time per submission: median {statistics.median(times):.1f} s, max {max(times):.1f} s")
+    print(
+        f"wall time {time.perf_counter() - started:.1f} s: set-up {grading_started - started:.1f} s (the class read, "
+        f"the chapters registered, the kernel checked), grading {grading_seconds:.1f} s ({len(todo)} submissions, "
+        f"{jobs} at a time), then the gradebook and grades.csv"
+    )
     print(f"wrote {csv_path} and {out / 'feedback'}/; gradebook: {db_url}")
     print(f"written answers: mark them in formgrader (cd {out} && jupyter lab, then Nbgrader > Formgrader)")
     return rows
