@@ -1,45 +1,69 @@
 """Chapter 02's word2vec against gensim's: training speed and analogy accuracy on the same toy corpus.
 
 What it measures. On the corpus of the chapter's full run (``generate_corpus(4000, seed=0)``), it trains
+tinyformer's models exactly as solutions/02-word2vec does (sections 4 and 7). The notebook's training loops
+are cells, not functions of tinyformer, so ``train_skipgram`` and ``train_cbow`` below replicate them line
+for line (only the tqdm progress bar and the no-op ``.to(device)`` of a CPU run are left out):
 
-- skip-gram: tinyformer's ``SkipGramNegativeSampling`` exactly as the notebook does (d=32, window=4,
-  5 negatives, 5 epochs, Adam lr=0.01, batches of 256 shuffled pairs) and ``gensim.models.Word2Vec``
-  with sg=1, negative=5 and the same d, window and epochs;
-- CBOW: tinyformer's ``CBOW`` (full softmax) as the notebook does (10 epochs, Adam lr=0.01, batches of
-  64) and gensim with sg=0, negative=5 and the same d, window and epochs;
+- skip-gram: ``SkipGramNegativeSampling(vocab.counts, d=32)`` (K=5 negatives), Adam lr=0.01, 5 epochs of
+  shuffled batches of 256 pairs (window 4), the loss read every step (``loss.item()``) and a copy of the
+  table kept every tenth of an epoch, as the notebook keeps them for its section 6;
+- CBOW: ``CBOWNegativeSampling`` with the same d, K, window and optimiser, in batches of
+  ceil(windows / skip-gram's steps per epoch) = 59 windows (as many updates per epoch as skip-gram):
+  5 epochs (section 7's comparison), then the notebook's draw of one set of negatives for its gradient
+  cell (outside the timing), then 15 more epochs of the same model and optimiser (CBOW_EPOCHS = 20).
+  It is reported after 5 epochs and after 20;
 
-each with 1 and 2 threads (``torch.set_num_threads`` / gensim's ``workers``), everything on the CPU.
-gensim sees the same examples as tinyformer: no subsampling of frequent words (``sample=0``) and the
-full window (``shrink_windows=False``); its optimiser stays its own (SGD, alpha 0.025 decaying).
+and ``gensim.models.Word2Vec`` with sg=1 (skip-gram) or sg=0 (CBOW), negative=5 and the same d, window
+and epochs (5; for CBOW 5 and, separately, 20). gensim sees the same examples as tinyformer: no
+subsampling of frequent words (``sample=0``) and the full window (``shrink_windows=False``); its
+optimiser stays its own (SGD, alpha 0.025 decaying to 0 over the epochs). Each runs with 1 and 2 threads
+(``torch.set_num_threads`` / gensim's ``workers``), everything on the CPU.
 
-For each run it prints the training seconds (the training loop only: vocabulary and examples are
-built before), words/s (corpus words x epochs / training seconds) and the analogy accuracy on
-``analogy_questions()``, both models scored identically: gensim's vectors are put in tinyformer's
-vocabulary order and answered with ``tinyformer.word2vec.analogy`` (a - b + c by cosine, inputs excluded).
+For each kind and thread count it prints the training seconds (the training loops only: vocabulary and
+examples are built before), words/s (corpus words x epochs / training seconds), the analogy accuracy on
+``analogy_questions()`` overall and per relation, and the ratio of tinyformer's words/s to gensim's. Both
+tables are scored as the notebook scores them: the specials' rows set to 0, ``tinyformer.word2vec.analogy``
+(a - b + c by cosine, inputs excluded); gensim's vectors are put in tinyformer's vocabulary order first.
+The two sides are measured in turn (tinyformer, gensim, tinyformer, gensim, ...) so that a load that comes
+and goes on a shared machine hits both; with ``--repeats N`` each pair is measured N times and the last
+table gives the median ratio. tinyformer's runs repeat exactly (same seeds); gensim's with 2 workers do not.
 
-Run it from the repository root:
+Run it from the repository root, with the repository's .venv (``make install``) and gensim
+(benchmarks/requirements.txt) installed beside it, not into it, so that .venv stays its lock file:
 
-    python -m venv .venv-bench && . .venv-bench/bin/activate
-    pip install -r requirements.txt -r benchmarks/requirements.txt
-    python benchmarks/word2vec_vs_gensim.py
+    make install
+    .venv/bin/python -m pip install --target _build/gensim -r benchmarks/requirements.txt
+    PYTHONPATH=_build/gensim .venv/bin/python benchmarks/word2vec_vs_gensim.py [--threads 1 2] [--repeats 3]
+
+(pip also puts gensim's numpy and scipy in _build/gensim; check that its numpy is the lock file's version.)
 """
 
+import argparse
+import math
+import statistics
 import sys
 import time
 import zlib
 from pathlib import Path
 
-import gensim
 import torch
-import torch.nn.functional as F
-from gensim.models import Word2Vec
+
+try:
+    import gensim
+    from gensim.models import Word2Vec
+except ImportError:
+    sys.exit(
+        "gensim is missing: .venv/bin/python -m pip install --target _build/gensim -r benchmarks/requirements.txt, "
+        "then run with PYTHONPATH=_build/gensim"
+    )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tinyformer
 
-from tinyformer.corpus import analogy_questions, generate_corpus  # noqa: E402
+from tinyformer.corpus import RELATIONS, analogy_questions, generate_corpus  # noqa: E402
 from tinyformer.runtime import seed_everything  # noqa: E402
 from tinyformer.word2vec import (  # noqa: E402
-    CBOW,
+    CBOWNegativeSampling,
     SkipGramNegativeSampling,
     Vocabulary,
     analogy,
@@ -47,11 +71,10 @@ from tinyformer.word2vec import (  # noqa: E402
     skipgram_pairs,
 )
 
-# the notebook's full run (section 4 and 7 of solutions/02-word2vec)
+# the notebook's full run (sections 1, 2, 4 and 7 of solutions/02-word2vec)
 N_SENTENCES, SEED = 4000, 0
-D_EMBED, WINDOW, NEGATIVES, LR, BATCH = 32, 4, 5, 0.01, 256
-SKIPGRAM_EPOCHS, CBOW_EPOCHS = 5, 10  # the notebook trains CBOW for 2 * EPOCHS, in batches of BATCH // 4
-THREADS = (1, 2)
+WINDOW, D_EMBED, EPOCHS, BATCH, LR = 4, 32, 5, 256, 0.01
+CBOW_EPOCHS = 4 * EPOCHS  # section 7 trains CBOW for EPOCHS, then on to 4 * EPOCHS
 
 sentences = generate_corpus(N_SENTENCES, seed=SEED)
 n_words = sum(map(len, sentences))
@@ -59,44 +82,86 @@ vocab = Vocabulary(sentences)
 encoded = [vocab.encode(sentence) for sentence in sentences]
 pairs = skipgram_pairs(encoded, WINDOW)
 contexts, centres = cbow_windows(encoded, WINDOW, vocab.pad_id)
-q_ids = torch.tensor([vocab.encode(q) for q in analogy_questions()])  # (n_questions, 4)
+steps_per_epoch = math.ceil(len(pairs) / BATCH)
+CBOW_BATCH = math.ceil(len(centres) / steps_per_epoch)  # as many updates per epoch as skip-gram (59)
+questions = analogy_questions()
+relation_of = [name for name, pairs_ in RELATIONS.items() for _ in range(len(pairs_) * (len(pairs_) - 1))]
+q_ids = torch.tensor([vocab.encode(q) for q in questions])  # (n_questions, 4)
+SHORT = {  # the relations' column headers
+    "royal : common": "roy:com",
+    "adult : young": "adu:you",
+    "male : female": "mal:fem",
+    "country : capital": "cou:cap",
+    "animal : sound": "ani:sou",
+}
 
 
-def analogy_accuracy(table: torch.Tensor) -> float:
-    """The fraction of analogy questions answered right, as the notebook scores it."""
-    table = table.clone()
-    table[[vocab.pad_id, vocab.unk_id]] = 0.0  # the specials never occur: out of every comparison
-    answers = analogy(table, q_ids[:, 0], q_ids[:, 1], q_ids[:, 2])[:, 0]
-    return (answers == q_ids[:, 3]).float().mean().item()
+def word_vectors(weight: torch.Tensor) -> torch.Tensor:
+    """A (V, d) table, copied, with the rows of the two specials (never trained) set to 0, as the notebook's."""
+    table = weight.detach().cpu().clone()
+    table[[vocab.pad_id, vocab.unk_id]] = 0.0
+    return table
 
 
-def train_tinyformer(kind: str, threads: int) -> tuple[float, torch.Tensor]:
-    """The notebook's training loop on the CPU; returns (training seconds, (V, d) word vectors)."""
-    torch.set_num_threads(threads)
+def analogy_accuracy(table: torch.Tensor) -> dict[str, float]:
+    """The fraction of questions answered right, per relation and overall (the notebook's analogy_accuracy)."""
+    right = analogy(table, q_ids[:, 0], q_ids[:, 1], q_ids[:, 2])[:, 0] == q_ids[:, 3]
+    result = {
+        name: right[[i for i, r in enumerate(relation_of) if r == name]].float().mean().item() for name in RELATIONS
+    }
+    result["all"] = right.float().mean().item()
+    return result
+
+
+def train_skipgram() -> list[tuple[int, float, torch.Tensor]]:
+    """Section 4's training cell; returns [(epochs, training seconds, (V, d) word vectors)]."""
     gen = seed_everything(SEED)
-    if kind == "skip-gram":
-        model, examples, batch, epochs = (
-            SkipGramNegativeSampling(vocab.counts, D_EMBED, NEGATIVES),
-            pairs,
-            BATCH,
-            SKIPGRAM_EPOCHS,
-        )
-    else:
-        model, examples, batch, epochs = CBOW(len(vocab), D_EMBED, vocab.pad_id), centres, BATCH // 4, CBOW_EPOCHS
+    model = SkipGramNegativeSampling(vocab.counts, D_EMBED)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    snapshot_every = max(1, steps_per_epoch // 10)
+    losses, snapshots = [], []
     start = time.perf_counter()
-    for _ in range(epochs):
-        order = torch.randperm(len(examples), generator=gen)
-        for i in range(0, len(examples), batch):
-            idx = order[i : i + batch]
-            if kind == "skip-gram":
-                loss = model(pairs[idx, 0], pairs[idx, 1])
-            else:
-                loss = F.cross_entropy(model(contexts[idx]), centres[idx])
+    for _ in range(EPOCHS):
+        order = torch.randperm(len(pairs), generator=gen)
+        for i in range(0, len(pairs), BATCH):
+            batch = pairs[order[i : i + BATCH]]
+            loss = model(batch[:, 0], batch[:, 1])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return time.perf_counter() - start, model.in_embed.weight.detach().clone()
+            losses.append(loss.item())
+            if len(losses) % snapshot_every == 0:
+                snapshots.append((len(losses) / steps_per_epoch, model.in_embed.weight.detach().cpu().clone()))
+    seconds = time.perf_counter() - start
+    return [(EPOCHS, seconds, word_vectors(model.in_embed.weight))]
+
+
+def train_cbow() -> list[tuple[int, float, torch.Tensor]]:
+    """Section 7's cells: train_cbow(EPOCHS), the gradient cell's draw of negatives, train_cbow(3 * EPOCHS);
+    returns [(epochs, training seconds so far, (V, d) word vectors)] after EPOCHS and after CBOW_EPOCHS."""
+    gen = seed_everything(SEED)
+    cbow = CBOWNegativeSampling(vocab.counts, D_EMBED, pad_id=vocab.pad_id)
+    cbow_optimizer = torch.optim.Adam(cbow.parameters(), lr=LR)
+    cbow_losses = []
+
+    def train(epochs: int) -> float:
+        start = time.perf_counter()
+        for _ in range(epochs):
+            order = torch.randperm(len(centres), generator=gen)
+            for i in range(0, len(centres), CBOW_BATCH):
+                idx = order[i : i + CBOW_BATCH]
+                loss = cbow(contexts[idx], centres[idx])
+                cbow_optimizer.zero_grad()
+                loss.backward()
+                cbow_optimizer.step()
+                cbow_losses.append(loss.item())
+        return time.perf_counter() - start
+
+    seconds = train(EPOCHS)
+    out = [(EPOCHS, seconds, word_vectors(cbow.in_embed.weight))]
+    cbow.sample_negatives(len(centres))  # the gradient cell's draw: the global random stream stays the notebook's
+    seconds += train(CBOW_EPOCHS - EPOCHS)
+    return out + [(CBOW_EPOCHS, seconds, word_vectors(cbow.in_embed.weight))]
 
 
 def stable_hash(text: str) -> int:
@@ -105,15 +170,14 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
-def train_gensim(kind: str, threads: int) -> tuple[float, torch.Tensor]:
+def train_gensim(sg: int, epochs: int, threads: int) -> tuple[float, torch.Tensor]:
     """gensim's Word2Vec on the same sentences; returns (training seconds, (V, d) vectors in vocab order)."""
-    epochs = SKIPGRAM_EPOCHS if kind == "skip-gram" else CBOW_EPOCHS
     model = Word2Vec(
         vector_size=D_EMBED,
         window=WINDOW,
         min_count=1,
-        sg=int(kind == "skip-gram"),
-        negative=NEGATIVES,
+        sg=sg,
+        negative=5,
         sample=0,
         shrink_windows=False,
         workers=threads,
@@ -131,16 +195,45 @@ def train_gensim(kind: str, threads: int) -> tuple[float, torch.Tensor]:
     return seconds, table
 
 
-print(
-    f"corpus: {len(sentences)} sentences, {n_words} words, {len(vocab)} ids; {len(pairs)} skip-gram pairs; "
-    f"{len(q_ids)} analogy questions; torch {torch.__version__}, gensim {gensim.__version__}"
-)
-print(f"{'method':<30s} {'threads':>7s} {'train s':>8s} {'words/s':>10s} {'analogy acc':>11s}")
-for kind, epochs in (("skip-gram", SKIPGRAM_EPOCHS), ("CBOW", CBOW_EPOCHS)):
-    for name, train in ((f"tinyformer {kind}", train_tinyformer), (f"gensim {kind}", train_gensim)):
-        label = name + (" (full softmax)" if name == "tinyformer CBOW" else "")
-        for threads in THREADS:
-            seconds, table = train(kind, threads)
-            print(
-                f"{label:<30s} {threads:>7d} {seconds:>8.2f} {n_words * epochs / seconds:>10,.0f} {analogy_accuracy(table):>11.2f}"
-            )
+def row(label: str, threads: int, epochs: int, seconds: float, table: torch.Tensor, ratio: str = "") -> str:
+    accuracy = analogy_accuracy(table)
+    per_relation = " ".join(f"{accuracy[name]:>7.2f}" for name in RELATIONS)
+    return (
+        f"{label:<26s} {threads:>7d} {seconds:>8.3f} {n_words * epochs / seconds:>10,.0f} {accuracy['all']:>5.2f} "
+        f"{per_relation} {ratio:>9s}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default: 1 2)")
+    parser.add_argument("--repeats", type=int, default=1, help="measurements of each pair (default: 1)")
+    args = parser.parse_args()
+    print(
+        f"corpus: {len(sentences)} sentences, {n_words} words, {len(vocab)} ids; {len(pairs)} skip-gram pairs "
+        f"({steps_per_epoch} batches of {BATCH}), {len(centres)} CBOW windows (batches of {CBOW_BATCH}); "
+        f"{len(q_ids)} analogy questions; torch {torch.__version__}, gensim {gensim.__version__}"
+    )
+    print(
+        f"{'method':<26s} {'threads':>7s} {'train s':>8s} {'words/s':>10s} {'acc':>5s} "
+        + " ".join(f"{SHORT[name]:>7s}" for name in RELATIONS)
+        + f" {'tf/gensim':>9s}"
+    )
+    ratios: dict[tuple[str, int], list[float]] = {}
+    for threads in args.threads:
+        for _ in range(args.repeats):
+            for kind, sg, train in (("skip-gram", 1, train_skipgram), ("CBOW", 0, train_cbow)):
+                torch.set_num_threads(threads)
+                for epochs, seconds, table in train():  # tinyformer, then gensim at the same epochs
+                    g_seconds, g_table = train_gensim(sg, epochs, threads)
+                    ratio = g_seconds / seconds  # = tinyformer's words/s / gensim's
+                    ratios.setdefault((f"{kind} {epochs} ep.", threads), []).append(ratio)
+                    print(row(f"tinyformer {kind} {epochs} ep.", threads, epochs, seconds, table))
+                    print(row(f"gensim {kind} {epochs} ep.", threads, epochs, g_seconds, g_table, f"{ratio:.3f}x"))
+    print(f"\ntinyformer / gensim words per second, median of {args.repeats} measurement(s):")
+    for (name, threads), values in ratios.items():
+        print(f"  {name:<16s} {threads} thread(s): {statistics.median(values):.3f}x")
+
+
+if __name__ == "__main__":
+    main()
