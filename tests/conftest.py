@@ -52,42 +52,6 @@ def pytest_collection_modifyitems(config, items):
         slow_module = module in SLOW_MODULES or any(module.startswith(name + "_") for name in SLOW_MODULES)
         if slow_module or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-    # The tests that read the website go last: its build (the site fixture's `make book`, minutes on both cores)
-    # starts in the background as soon as the tests are chosen (pytest_collection_finish), and the rest, mostly
-    # one process at a time, run meanwhile. Their relative order is kept.
-    items[:] = [item for item in items if "site" not in item.fixturenames] + [
-        item for item in items if "site" in item.fixturenames
-    ]
-
-
-# The site's build, started in the background once the tests are chosen; the site fixture waits for it
-_site_build: dict = {}
-
-
-def _start_site_build() -> None:
-    """README.md's command, as written, from the repository's root, its output to a file (read when it ends)."""
-    import subprocess
-    import tempfile
-
-    from tests.test_docs_commands import environment
-
-    log = tempfile.TemporaryFile(mode="w+")  # (not under pytest's temporary folders: they are not made yet)
-    _site_build["log"] = log
-    _site_build["process"] = subprocess.Popen(
-        ["bash", "-c", SITE_COMMAND], cwd=ROOT, env=environment(), stdout=log, stderr=subprocess.STDOUT, text=True
-    )
-
-
-def pytest_collection_finish(session):
-    if any("site" in item.fixturenames for item in session.items) and not session.config.option.collectonly:
-        _start_site_build()
-
-
-def pytest_sessionfinish(session):
-    process = _site_build.get("process")
-    if process is not None and process.poll() is None:  # a run stopped before the build ended (-x, Ctrl-C)
-        process.terminate()
-        process.wait()
 
 
 # The repository the test site's buttons point at: the placeholder README.md's command spells out
@@ -98,14 +62,10 @@ SITE_COMMAND = f"COURSE_REPOSITORY_URL={SITE_REPOSITORY} make book"
 @pytest.fixture(scope="session")
 def site():
     """The student edition of the website, built once per test session by README.md's command, as written,
-    from the repository's root: `make book` with the repository's URL, so with repository and launch buttons. It
-    is built in the background while the tests that do not need it run (they go first).
+    from the repository's root: `make book` with the repository's URL, so with repository and launch buttons.
     The solutions it executes are cached in _build/executed/, which tests/test_solutions.py reads."""
-    if "process" not in _site_build:  # (the build starts when the tests are chosen; here if it was not)
-        _start_site_build()
-    process, log = _site_build["process"], _site_build["log"]
-    returncode = process.wait(timeout=1800)
-    log.seek(0)
-    output = log.read()
-    assert returncode == 0, f"{SITE_COMMAND} failed:\n{output[-6000:]}"
+    from tests.test_docs_commands import run_as_written
+
+    done = run_as_written(SITE_COMMAND)
+    assert done.returncode == 0, f"{SITE_COMMAND} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return ROOT / "_build" / "html"

@@ -240,21 +240,6 @@ def test_the_tests_named_for_other_commands_exist():
         assert re.search(rf"def {re.escape(name)}\b", (ROOT / path).read_text()), f"{command}: {where} not found"
 
 
-# the commands that rewrite what the website's build reads or writes (chapters/, book/chapters/, _build/, .venv):
-# they wait for the site fixture's build, which runs in the background while the other tests run
-REWRITE_THE_TREE = {"make chapters", "python -m grader website", "make install && source .venv/bin/activate"}
-SHOWN_AND_RUN_HERE = sorted({command for _, command in doc_commands() if command in RUN_HERE})
-
-
-@pytest.mark.parametrize("command", [command for command in SHOWN_AND_RUN_HERE if command not in REWRITE_THE_TREE])
+@pytest.mark.parametrize("command", sorted({command for _, command in doc_commands() if command in RUN_HERE}))
 def test_the_docs_command_works_as_written(command, tmp_path):
     RUN_HERE[command](command, tmp_path)
-
-
-@pytest.mark.parametrize("command", [command for command in SHOWN_AND_RUN_HERE if command in REWRITE_THE_TREE])
-def test_the_docs_command_that_rewrites_the_tree_works_as_written(command, tmp_path, site):
-    RUN_HERE[command](command, tmp_path)
-
-
-def test_every_command_that_rewrites_the_tree_is_run_here():
-    assert REWRITE_THE_TREE <= set(RUN_HERE), REWRITE_THE_TREE - set(RUN_HERE)

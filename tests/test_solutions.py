@@ -1,8 +1,7 @@
 """Every reference notebook runs top to bottom in full mode, its "Reproduced" claims included.
 
 The execution is the website's (grader.website.executed, cached in _build/executed/ by a hash of the
-notebook and the course's code), so the site fixture and these tests share one run of each chapter: they
-wait for the site's build (which runs in the background from the session's start) instead of racing it.
+notebook and the course's code), so the site fixture and these tests share one run of each chapter.
 """
 
 import pytest
@@ -12,7 +11,7 @@ from grader.experiments import BUDGET_SECONDS
 
 
 @pytest.mark.parametrize("chapter", chapter_ids())
-def test_the_solution_executes_and_reproduces_its_claims(chapter, site):
+def test_the_solution_executes_and_reproduces_its_claims(chapter):
     from grader.website import executed
 
     nb, seconds = executed([chapter])[chapter]  # raises CourseError naming the cell when one fails

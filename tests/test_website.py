@@ -127,7 +127,7 @@ def test_a_failing_notebook_stops_the_build_naming_the_cell(tmp_path):
         execute(path)
 
 
-def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back(site):
+def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back():
     """`make book-instructor`, as README.md and book/instructor-guide.md write it, from the repository's root."""
     from grader.website import PAGES
     from tests.test_docs_commands import run_as_written
