@@ -122,13 +122,46 @@ def test_student_edition_holds_no_solution_and_no_hidden_test(chapter):
     for begin, end in MARKERS.values():
         assert begin not in text and end not in text
     student = nbformat.read(CHAPTERS / chapter / f"{chapter}.ipynb", as_version=4)
-    visible = visible_text(chapter)
-    for cell in nbformat.read(source_notebook(chapter), as_version=4).cells:
-        for line in solution_and_hidden_lines(cell.source, visible):
-            assert all(line not in c.source for c in student.cells), (
-                f"{chapter}: {line!r} leaked into the student edition"
-            )
+    source = nbformat.read(source_notebook(chapter), as_version=4)
+    assert leaked_lines(source, student) == [], f"{chapter}: leaked into the student edition"
     assert any("raise NotImplementedError()" in c.source for c in student.cells)
+
+
+def test_the_leak_check_can_fail():
+    """A solution or hidden-test line copied into the student edition is found, on a line of its own or inside a
+    longer line; a short hidden line that occurs only inside a visible line (a visible test written on one line, its
+    hidden twin split over several) is not a leak, but the same line on its own is."""
+    chapter = "03-attention"
+    source = nbformat.read(source_notebook(chapter), as_version=4)
+    student = nbformat.read(CHAPTERS / chapter / f"{chapter}.ipynb", as_version=4)
+    assert leaked_lines(source, student) == []
+    hidden = [line for c in source.cells for line in solution_and_hidden_lines(c.source, visible_text(chapter))]
+    part_of_visible = "_expected_out, _expected_weights = _self_attention_by_hand("
+    assert part_of_visible in hidden and any(part_of_visible in c.source for c in student.cells)
+    solution = hidden[0]
+    for leak, found in [
+        (solution, solution),
+        (f"print({solution!r})  # {solution}", solution),
+        ("    " + part_of_visible, part_of_visible),
+    ]:
+        copy = nbformat.from_dict(student)
+        copy.cells[-1].source += "\n" + leak
+        assert set(leaked_lines(source, copy)) == {found}, leak
+
+
+def leaked_lines(source: nbformat.NotebookNode, student: nbformat.NotebookNode) -> list[str]:
+    """The solution and hidden-test lines of ``source`` (``solution_and_hidden_lines``) found in ``student``: each
+    one that occurs in a line of the student edition, but for the lines that are visible text of the source as
+    they are (a short hidden line may be part of a longer visible one)."""
+    visible = "\n".join(line for cell in source.cells for kind, line in marked_lines(cell.source) if kind is None)
+    shown = {line.strip() for line in visible.splitlines()}
+    unexplained = [line.strip() for c in student.cells for line in c.source.splitlines() if line.strip() not in shown]
+    return [
+        line
+        for cell in source.cells
+        for line in solution_and_hidden_lines(cell.source, visible)
+        if any(line in student_line for student_line in unexplained)
+    ]
 
 
 def solution_and_hidden_lines(source: str, visible: str = "") -> list[str]:

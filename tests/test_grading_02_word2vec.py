@@ -69,15 +69,12 @@ NOISE, SGNS, COSINE, NN, ANALOGY = (
     ("test_nearest_neighbours",),
     ("test_analogy",),
 )
-KEPT = "kept = sorted((w for w, n in frequency.items() if n >= min_count), key=lambda w: (-frequency[w], w))"
 SCATTER = "return out.scatter_(-1, ids.unsqueeze(-1), 1.0)"
 PAIR_RANGE = "for j in range(max(0, i - window), min(len(sentence), i + window + 1)):"
-CBOW_ROW = "contexts.append([sentence[i + d] if 0 <= i + d < len(sentence) else pad_id for d in offsets])"
 NOISE_LINES = "weights = counts.float().pow(power)  # (V,)\n    return weights / weights.sum()"
 DRAW = "flat = torch.multinomial(self.noise, batch * self.n_negatives, replacement=True)\n        return flat.view(batch, self.n_negatives)"
 LOSS = "pos = F.logsigmoid((v * u_pos).sum(-1))  # (batch,)\n        neg = F.logsigmoid(-(u_neg @ v.unsqueeze(-1)).squeeze(-1)).sum(-1)  # (batch,)\n        return -(pos + neg).mean()"
 UNITS = "a_unit = a / a.norm(dim=-1, keepdim=True).clamp(min=eps)  # (n, d)\n    b_unit = b / b.norm(dim=-1, keepdim=True).clamp(min=eps)  # (m, d)\n    return a_unit @ b_unit.T"
-EXCLUDE = 'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")  # never the word itself\n    return similarity.topk(k, dim=-1).indices'
 TARGET = "target = unit[a] - unit[b] + unit[c]  # (n, d)"
 EXCLUDE_INPUTS = 'for ids in (a, b, c):\n        similarity[rows, ids] = float("-inf")  # the inputs are never the answer\n    return similarity.topk(k, dim=-1).indices'
 
@@ -87,7 +84,10 @@ CASES = [
         "vocab_ties_in_first_seen_order",
         "vocabulary",
         VOCAB,
-        (KEPT, "kept = [w for w, n in frequency.most_common() if n >= min_count]"),
+        (
+            "sorted(\n            (w for w, n in frequency.items() if n >= min_count),\n            key=lambda w: (-frequency[w], w),\n        )",
+            "[w for w, n in frequency.most_common() if n >= min_count]",
+        ),
         says="ties",
     ),
     case(
@@ -95,22 +95,28 @@ CASES = [
         "vocabulary",
         VOCAB,
         (
-            KEPT,
-            "kept = sorted((w for w, n in frequency.items() if n >= min_count), key=lambda w: (frequency[w], w), reverse=True)",
+            "(-frequency[w], w),",
+            "(frequency[w], w),\n            reverse=True,",
         ),
     ),
     case(
         "vocab_alphabetical_only",
         "vocabulary",
         VOCAB,
-        (KEPT, "kept = sorted(w for w, n in frequency.items() if n >= min_count)"),
+        (
+            "sorted(\n            (w for w, n in frequency.items() if n >= min_count),\n            key=lambda w: (-frequency[w], w),\n        )",
+            "sorted(w for w, n in frequency.items() if n >= min_count)",
+        ),
     ),
     case("vocab_min_count_strict", "vocabulary", VOCAB, ("if n >= min_count", "if n > min_count")),
     case(
         "vocab_no_specials_in_counts",
         "vocabulary",
         VOCAB,
-        ("torch.tensor([0, 0] + [frequency[w] for w in kept]", "torch.tensor([frequency[w] for w in kept]"),
+        (
+            "torch.tensor(\n            [0, 0] + [frequency[w] for w in kept], dtype=torch.int64\n        )",
+            "torch.tensor([frequency[w] for w in kept], dtype=torch.int64)",
+        ),
         says="the specials included",
     ),
     case(
@@ -135,13 +141,13 @@ CASES = [
             "Counter(word for sentence in sentences for word in set(sentence))",
         ),
     ),
-    case("vocab_float_counts", "vocabulary", VOCAB, ("dtype=torch.int64)", "dtype=torch.float32)")),
+    case("vocab_float_counts", "vocabulary", VOCAB, ("dtype=torch.int64", "dtype=torch.float32")),
     ok(
         "vocab_stable_double_sort",
         "vocabulary",
         (
-            KEPT,
-            "kept = sorted(sorted(w for w, n in frequency.items() if n >= min_count), key=lambda w: frequency[w], reverse=True)",
+            "(w for w, n in frequency.items() if n >= min_count),\n            key=lambda w: (-frequency[w], w),",
+            "sorted(w for w, n in frequency.items() if n >= min_count),\n            key=lambda w: frequency[w],\n            reverse=True,",
         ),
     ),
     ok(
@@ -269,7 +275,7 @@ CASES = [
         "skipgram_pairs",
         CBOW,
         (
-            CBOW_ROW,
+            "contexts.append(\n                [\n                    sentence[i + d] if 0 <= i + d < len(sentence) else pad_id\n                    for d in offsets\n                ]\n            )",
             "row = [sentence[i + d] for d in offsets if 0 <= i + d < len(sentence)]\n            contexts.append(row + [pad_id] * (2 * window - len(row)))",
         ),
         says="slot of its offset",
@@ -287,13 +293,19 @@ CASES = [
         "cbow_pad_zero",
         "skipgram_pairs",
         CBOW,
-        (CBOW_ROW, "contexts.append([sentence[i + d] if 0 <= i + d < len(sentence) else 0 for d in offsets])"),
+        (
+            "[\n                    sentence[i + d] if 0 <= i + d < len(sentence) else pad_id\n                    for d in offsets\n                ]",
+            "[sentence[i + d] if 0 <= i + d < len(sentence) else 0 for d in offsets]",
+        ),
     ),
     case(
         "cbow_negative_index_wraps",
         "skipgram_pairs",
         CBOW,
-        (CBOW_ROW, "contexts.append([sentence[i + d] if i + d < len(sentence) else pad_id for d in offsets])"),
+        (
+            "[\n                    sentence[i + d] if 0 <= i + d < len(sentence) else pad_id\n                    for d in offsets\n                ]",
+            "[sentence[i + d] if i + d < len(sentence) else pad_id for d in offsets]",
+        ),
     ),
     ok(
         "pairs_and_cbow_by_offsets",
@@ -313,8 +325,8 @@ CASES = [
             "    pairs = [(s[i], s[j]) for s in sentences for i in range(len(s)) for j in range(len(s)) if 0 < abs(i - j) <= window]",
         ),
         (
-            "    return torch.tensor(contexts, dtype=torch.int64).reshape(-1, 2 * window), torch.tensor(centres, dtype=torch.int64)",
-            "    return torch.as_tensor(contexts, dtype=torch.long).view(-1, 2 * window), torch.as_tensor(centres, dtype=torch.long)",
+            "torch.tensor(contexts, dtype=torch.int64).reshape(\n        -1, 2 * window\n    ), torch.tensor(centres, dtype=torch.int64)",
+            "torch.as_tensor(contexts, dtype=torch.long).view(\n        -1, 2 * window\n    ), torch.as_tensor(centres, dtype=torch.long)",
         ),
     ),
     # noise_distribution
@@ -511,7 +523,10 @@ CASES = [
         "nn_topk_plus_one",
         "cosine_similarity",
         NN,
-        (EXCLUDE, "return similarity.topk(k + 1, dim=-1).indices[:, 1:]"),
+        (
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).indices',
+            "return similarity.topk(k + 1, dim=-1).indices[:, 1:]",
+        ),
         says="topk(k + 1)[:, 1:] assumes the query comes first",
     ),
     case("cosine_dot_product", "cosine_similarity", COSINE, (UNITS, "return a @ b.T"), says="dot product"),
@@ -571,27 +586,30 @@ CASES = [
         "nn_query_included",
         "cosine_similarity",
         NN,
-        (EXCLUDE, "return similarity.topk(k, dim=-1).indices"),
+        ('similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")', ""),
         says="not its own neighbour",
     ),
     case(
         "nn_diagonal_excluded",
         "cosine_similarity",
         NN,
-        (EXCLUDE, 'similarity.fill_diagonal_(float("-inf"))\n    return similarity.topk(k, dim=-1).indices'),
+        (
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")',
+            'similarity.fill_diagonal_(float("-inf"))',
+        ),
     ),
     case(
         "nn_exclude_by_value",
         "cosine_similarity",
         NN,
-        (EXCLUDE, 'similarity[similarity > 1 - 1e-6] = float("-inf")\n    return similarity.topk(k, dim=-1).indices'),
+        ("similarity[torch.arange(len(ids), device=ids.device), ids]", "similarity[similarity > 1 - 1e-6]"),
     ),
     case(
         "nn_smallest_first",
         "cosine_similarity",
         NN,
         (
-            EXCLUDE,
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).indices',
             'similarity[torch.arange(len(ids)), ids] = float("inf")\n    return similarity.topk(k, dim=-1, largest=False).indices',
         ),
         says="most similar words come first",
@@ -611,7 +629,7 @@ CASES = [
         "cosine_similarity",
         NN,
         (
-            EXCLUDE,
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).indices',
             'similarity[torch.arange(len(ids)), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).values',
         ),
     ),
@@ -620,7 +638,7 @@ CASES = [
         "cosine_similarity",
         (UNITS, "return F.normalize(a, dim=-1, eps=eps) @ F.normalize(b, dim=-1, eps=eps).T"),
         (
-            EXCLUDE,
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).indices',
             "similarity = similarity.scatter(1, ids[:, None], -2.0)\n    return similarity.argsort(dim=1, descending=True)[:, :k]",
         ),
     ),
@@ -629,8 +647,8 @@ CASES = [
         "cosine_similarity",
         (UNITS, "return (a @ b.T) / (a.norm(dim=1)[:, None] * b.norm(dim=1)[None, :] + eps)"),
         (
-            EXCLUDE,
-            "mask = F.one_hot(ids, embeddings.shape[0]).bool()\n    return similarity.masked_fill(mask, float('-inf')).topk(k).indices",
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).indices',
+            'mask = F.one_hot(ids, embeddings.shape[0]).bool()\n    return similarity.masked_fill(mask, float("-inf")).topk(k).indices',
         ),
     ),
     ok(
@@ -638,7 +656,7 @@ CASES = [
         "cosine_similarity",
         (UNITS, "return F.cosine_similarity(a[:, None, :], b[None, :, :], dim=-1, eps=eps)"),
         (
-            EXCLUDE,
+            'similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")\n    return similarity.topk(k, dim=-1).indices',
             "rows = []\n    for row, i in zip(similarity, ids.tolist()):\n        order = [j for j in row.argsort(descending=True).tolist() if j != i]\n        rows.append(order[:k])\n    return torch.tensor(rows, dtype=torch.int64)",
         ),
     ),

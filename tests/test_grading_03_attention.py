@@ -8,15 +8,14 @@ from tests.submissions import case_makers, messages, mutate, round_trip
 CHAPTER = "03-attention"
 
 
-NW_WEIGHTS = "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)  # softmax over the keys"
 SCORES = "scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., q_len, k_len)"
-FILL = 'scores = scores.masked_fill(~mask, float("-inf"))  # before the softmax, so the rest renormalise'
-SOFTMAX = "weights = torch.softmax(scores, dim=-1)  # over the keys: each query's weights sum to 1"
+FILL = '# before the softmax, so the rest renormalise\n        scores = scores.masked_fill(~mask, float("-inf"))'
+SOFTMAX = "torch.softmax(scores, dim=-1)"
 ZERO_ROWS = (
-    "weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))  # no key: 0, not NaN"
-)
-FEATURES = (
-    "features = torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))  # (..., q_len, k_len, d_hidden)"
+    "# no key: 0, not NaN\n"
+    "        weights = torch.where(\n"
+    "            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n"
+    "        )"
 )
 ADD_SCORES = "scores = self.v_a(features).squeeze(-1)  # (..., q_len, k_len)"
 SELF_CALL = "return scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), mask)"
@@ -33,14 +32,15 @@ ANSWERS = {
         "nadaraya_watson": mutate(
             CHAPTER,
             "nadaraya_watson",
-            (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)  # over the queries"),
+            (
+                "# softmax over the keys\n    weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)",
+                "# over the queries\n    weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)",
+            ),
             case="nadaraya_watson_wrong_axis",
         )
     },
     "softmax_wrong_axis": {
-        "scaled_dot_product_attention": attention(
-            "softmax_wrong_axis", (SOFTMAX, "weights = torch.softmax(scores, dim=-2)")
-        )
+        "scaled_dot_product_attention": attention("softmax_wrong_axis", (SOFTMAX, "torch.softmax(scores, dim=-2)"))
     },
     "no_scaling": {
         "scaled_dot_product_attention": attention("no_scaling", (SCORES, "scores = q @ k.transpose(-2, -1)"))
@@ -71,7 +71,10 @@ ANSWERS = {
         "additive_attention": mutate(
             CHAPTER,
             "additive_attention",
-            (FEATURES, "features = self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # no tanh"),
+            (
+                "torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))",
+                "self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # no tanh",
+            ),
             case="additive_without_tanh",
         )
     },
@@ -130,28 +133,28 @@ CASES = [
         "nw_wrong_axis",
         "nadaraya_watson",
         NW,
-        (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=0)"),
+        ("bandwidth**2), dim=-1)", "bandwidth**2), dim=0)"),
         says="softmax over the key axis?",
     ),
     case(
         "nw_no_factor_2",
         "nadaraya_watson",
         NW,
-        (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / bandwidth**2, dim=-1)"),
+        ("(2 * bandwidth**2),", "bandwidth**2,"),
         says="the factor 2 is missing",
     ),
     case(
         "nw_h_not_squared",
         "nadaraya_watson",
         NW,
-        (NW_WEIGHTS, "weights = torch.softmax(-(distances**2) / (2 * bandwidth), dim=-1)"),
+        ("bandwidth**2),", "bandwidth),"),
         says="square the bandwidth",
     ),
     case(
         "nw_sign",
         "nadaraya_watson",
         NW,
-        (NW_WEIGHTS, "weights = torch.softmax(distances**2 / (2 * bandwidth**2), dim=-1)"),
+        ("torch.softmax(-(distances**2)", "torch.softmax(distances**2"),
         says="minus the squared distance",
     ),
     case(
@@ -159,7 +162,7 @@ CASES = [
         "nadaraya_watson",
         NW,
         (
-            NW_WEIGHTS,
+            "weights = torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)",
             "kernel = torch.exp(-(distances**2) / (2 * bandwidth**2))\n    weights = kernel / kernel.sum(-1, keepdim=True)",
         ),
         says="underflows",
@@ -168,7 +171,7 @@ CASES = [
         "nw_abs_distance",
         "nadaraya_watson",
         NW,
-        (NW_WEIGHTS, "weights = torch.softmax(-distances.abs() / (2 * bandwidth**2), dim=-1)"),
+        ("torch.softmax(-(distances**2)", "torch.softmax(-distances.abs()"),
     ),
     case(
         "nw_weights_transposed",
@@ -195,8 +198,8 @@ CASES = [
         "nw_F_softmax_einsum",
         "nadaraya_watson",
         (
-            NW_WEIGHTS,
-            "weights = F.softmax(-0.5 * ((x_query.unsqueeze(1) - x_train.unsqueeze(0)) / bandwidth) ** 2, dim=1)",
+            "torch.softmax(-(distances**2) / (2 * bandwidth**2), dim=-1)",
+            "F.softmax(\n        -0.5 * ((x_query.unsqueeze(1) - x_train.unsqueeze(0)) / bandwidth) ** 2, dim=1\n    )",
         ),
         ("return weights @ y_train, weights", "return torch.einsum('qn,n->q', weights, y_train), weights"),
     ),
@@ -213,38 +216,64 @@ CASES = [
         SDPA,
         (SCORES, "scores = q @ k.transpose(1, 2) / math.sqrt(q.size(-1))"),
     ),
-    case(
-        "sdpa_fill_zero", "scaled_dot_product_attention", SDPA_MASK, (FILL, "scores = scores.masked_fill(~mask, 0.0)")
-    ),
+    case("sdpa_fill_zero", "scaled_dot_product_attention", SDPA_MASK, ('float("-inf"))', "0.0)")),
     case(
         "sdpa_mask_inverted",
         "scaled_dot_product_attention",
         SDPA_MASK,
-        (FILL, 'scores = scores.masked_fill(mask, float("-inf"))'),
+        ("scores.masked_fill(~mask,", "scores.masked_fill(mask,"),
     ),
     case(
         "sdpa_fill_large_negative",
         "scaled_dot_product_attention",
         SDPA_MASK,
-        (FILL, "scores = scores.masked_fill(~mask, -1e9)"),
-        (ZERO_ROWS, "pass"),
+        ('float("-inf"))', "-1e9)"),
+        (
+            "weights = torch.where(\n            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n        )",
+            "pass",
+        ),
         says="not a uniform average",
     ),
-    ok("sdpa_nan_to_num", "scaled_dot_product_attention", (ZERO_ROWS, "weights = torch.nan_to_num(weights)")),
-    case("sdpa_mask_ignored", "scaled_dot_product_attention", SDPA_MASK, (FILL, "pass"), (ZERO_ROWS, "pass")),
+    ok(
+        "sdpa_nan_to_num",
+        "scaled_dot_product_attention",
+        (
+            "torch.where(\n            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n        )",
+            "torch.nan_to_num(weights)",
+        ),
+    ),
+    case(
+        "sdpa_mask_ignored",
+        "scaled_dot_product_attention",
+        SDPA_MASK,
+        ('scores = scores.masked_fill(~mask, float("-inf"))', "pass"),
+        (
+            "weights = torch.where(\n            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n        )",
+            "pass",
+        ),
+    ),
     case(
         "sdpa_nan_times_zero",
         "scaled_dot_product_attention",
         SDPA_MASK,
-        (ZERO_ROWS, "weights = weights * mask.any(-1, keepdim=True)"),
+        (
+            "torch.where(\n            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n        )",
+            "weights * mask.any(-1, keepdim=True)",
+        ),
         says="NaN",
     ),
     case(
         "sdpa_additive_mask_nan_gradients",
         "scaled_dot_product_attention",
         SDPA_MASK,
-        (FILL, 'scores = scores + torch.zeros_like(scores).masked_fill(mask.logical_not(), float("-inf"))'),
-        (ZERO_ROWS, "weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)"),
+        (
+            'scores.masked_fill(~mask, float("-inf"))',
+            'scores + torch.zeros_like(scores).masked_fill(\n            mask.logical_not(), float("-inf")\n        )',
+        ),
+        (
+            "torch.where(\n            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n        )",
+            "weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)",
+        ),
         says="gradients contain NaN",
     ),
     case(
@@ -260,14 +289,20 @@ CASES = [
         "sdpa_einsum_where",
         "scaled_dot_product_attention",
         (SCORES, "scores = torch.einsum('...qd,...kd->...qk', q, k) * q.shape[-1] ** -0.5"),
-        (FILL, 'scores = torch.where(mask, scores, torch.tensor(float("-inf"), dtype=scores.dtype))'),
+        (
+            'scores.masked_fill(~mask, float("-inf"))',
+            'torch.where(\n            mask, scores, torch.tensor(float("-inf"), dtype=scores.dtype)\n        )',
+        ),
     ),
     ok(
         "sdpa_mT_masked_fill_rows",
         "scaled_dot_product_attention",
         (SCORES, "scores = torch.matmul(q, k.mT) / q.shape[-1] ** 0.5"),
-        (FILL, 'scores = scores.masked_fill(mask == 0, float("-inf"))'),
-        (ZERO_ROWS, "weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)"),
+        ("scores.masked_fill(~mask,", "scores.masked_fill(mask == 0,"),
+        (
+            "torch.where(\n            mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n        )",
+            "weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)",
+        ),
     ),
     # AdditiveAttention
     case(
@@ -281,7 +316,7 @@ CASES = [
         "additive_relu",
         "additive_attention",
         ADDITIVE,
-        (FEATURES, "features = torch.relu(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))"),
+        ("torch.tanh(self.W_q(q).unsqueeze(-2)", "torch.relu(self.W_q(q).unsqueeze(-2)"),
     ),
     case(
         "additive_scaled",
@@ -309,26 +344,38 @@ CASES = [
         "additive_attention",
         ADDITIVE,
         ('scores = scores.masked_fill(~mask, float("-inf"))', "pass"),
-        ("weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))", "pass"),
+        (
+            "weights = torch.where(\n                mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n            )",
+            "pass",
+        ),
     ),
     case(
         "additive_nan_rows",
         "additive_attention",
         ADDITIVE,
-        ("weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))", "pass"),
+        (
+            "weights = torch.where(\n                mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights)\n            )",
+            "pass",
+        ),
         says="NaN",
     ),
     case(
         "additive_unsqueeze_swapped",
         "additive_attention",
         ADDITIVE,
-        (FEATURES, "features = torch.tanh(self.W_q(q).unsqueeze(-3) + self.W_k(k).unsqueeze(-2))"),
+        (
+            "torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))",
+            "torch.tanh(self.W_q(q).unsqueeze(-3) + self.W_k(k).unsqueeze(-2))",
+        ),
     ),
     case(
         "additive_batch_first_indexing",
         "additive_attention",
         ADDITIVE,
-        (FEATURES, "features = torch.tanh(self.W_q(q)[:, :, None, :] + self.W_k(k)[:, None, :, :])"),
+        (
+            "torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))",
+            "torch.tanh(self.W_q(q)[:, :, None, :] + self.W_k(k)[:, None, :, :])",
+        ),
     ),
     ok(
         "additive_einsum",
@@ -338,7 +385,10 @@ CASES = [
     ok(
         "additive_matmul_index",
         "additive_attention",
-        (FEATURES, "features = (self.W_q(q)[..., :, None, :] + self.W_k(k)[..., None, :, :]).tanh()"),
+        (
+            "torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))",
+            "(self.W_q(q)[..., :, None, :] + self.W_k(k)[..., None, :, :]).tanh()",
+        ),
         (ADD_SCORES, "scores = (features @ self.v_a.weight.T)[..., 0]"),
     ),
     # SelfAttention

@@ -9,12 +9,14 @@ CHAPTER = "04-multi-head"
 
 SPLIT_LINE = "return x.view(batch, seq, n_heads, d_model // n_heads).transpose(1, 2)"
 MERGE_LINE = "return x.transpose(1, 2).reshape(batch, seq, n_heads * d_head)"
-UNSQUEEZE = (
-    "        if mask is not None and mask.dim() == 3:\n"
-    "            mask = mask.unsqueeze(1)  # (batch, 1, q_len, k_len): the same mask for every head\n"
-)
+UNSQUEEZE = "if mask is not None and mask.dim() == 3:\n            # (batch, 1, q_len, k_len): the same mask for every head\n            mask = mask.unsqueeze(1)"
 P = "p = self.dropout if self.training else 0.0"
-FUSED = "out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None"
+FUSED = (
+    "out, weights = (\n"
+    "                F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p),\n"
+    "                None,\n"
+    "            )"
+)
 SLOW = "out, weights = scaled_dot_product_attention(q, k, v, mask)\n            if p > 0:\n                out = F.dropout(weights, p) @ v"
 RETURN = "return self.W_o(merge_heads(out)), weights"
 ATTENTION = f"{P}\n        if self.fast and not need_weights:\n            {FUSED}\n        else:\n            {SLOW}\n        {RETURN}"
@@ -199,9 +201,8 @@ CASES = [
     mha_ok(
         "fused_under_another_name",
         (
-            FUSED,
-            "from torch.nn.functional import scaled_dot_product_attention as fused_attention\n"
-            "            out, weights = fused_attention(q, k, v, attn_mask=mask, dropout_p=p), None",
+            "out, weights = (\n                F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p),\n                None,\n            )",
+            "from torch.nn.functional import (\n                scaled_dot_product_attention as fused_attention,\n            )\n\n            out, weights = fused_attention(q, k, v, attn_mask=mask, dropout_p=p), None",
         ),
     ),
     mha(
@@ -212,7 +213,10 @@ CASES = [
     ),
     mha(
         "dropout_on_output_fast",
-        (FUSED, "out, weights = F.dropout(F.scaled_dot_product_attention(q, k, v, attn_mask=mask), p), None"),
+        (
+            "F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p),",
+            "F.dropout(F.scaled_dot_product_attention(q, k, v, attn_mask=mask), p),",
+        ),
         loses=FAST,
         says=DROPPED_FEATURES,
     ),
@@ -271,13 +275,13 @@ CASES = [
     mha(
         "fast_mask_inverted",
         (
-            FUSED,
-            "out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else ~mask, dropout_p=p), None",
+            "F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p),",
+            "F.scaled_dot_product_attention(\n                    q, k, v, attn_mask=None if mask is None else ~mask, dropout_p=p\n                ),",
         ),
     ),
     mha(
         "fast_always_causal",
-        (FUSED, "out, weights = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p), None"),
+        ("attn_mask=mask,", "is_causal=True,"),
     ),
     mha("never_fast", ("if self.fast and not need_weights:", "if False:"), loses=FAST, says="return weights None"),
     mha(
@@ -354,8 +358,8 @@ CASES = [
         ),
         ("mask = mask.unsqueeze(1)", "mask = mask[:, None, :, :]"),
         (
-            FUSED,
-            "out, weights = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None",
+            "F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p),",
+            "torch.nn.functional.scaled_dot_product_attention(\n                    q, k, v, attn_mask=mask, dropout_p=p\n                ),",
         ),
         (RETURN, "return self.W_o(out.transpose(1, 2).reshape(b, lq, -1)), weights"),
     ),

@@ -11,21 +11,26 @@ CHAPTER = "05-positions"
 GAP_LINE = "gap = output(x[:, perm]) - output(x)[:, perm]  # (batch, seq, d_out)"
 GAP_RETURN = "return gap.abs().max().item()"
 POSITIONS = "positions = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)"
-TWO_I = "two_i = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(d/2),) = 0, 2, 4, ..."
+TWO_I = "# (ceil(d/2),) = 0, 2, 4, ...\n    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)"
 ANGLES = "angles = positions / 10000 ** (two_i / d_model)  # (max_len, ceil(d/2))"
 FILL = "pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])"
-BUFFER = 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)  # moves with .to(device)'
 ADD = "return self.dropout(x + self.pe[:seq].to(x.dtype))"
 LEARNED_LINES = "positions = torch.arange(offset, offset + x.size(1), device=x.device)\n        return self.dropout(x + self.embedding(positions).to(x.dtype))"
-THETA = "theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,)"
 ROPE_POSITIONS = "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)"
 ROTATED = (
-    "rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)  # (..., seq, d/2, 2)"
+    "# (..., seq, d/2, 2)\n"
+    "    rotated = torch.stack(\n"
+    "        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n"
+    "    )"
 )
 COS_SIN = "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)"
 LENGTH_CHECK = (
-    '        if seq > self.pe.size(0):\n            raise ValueError(f"a sequence of {seq} tokens is longer than '
-    'max_len={self.pe.size(0)}: build PositionalEncoding with a larger max_len")\n'
+    "        if seq > self.pe.size(0):\n"
+    "            raise ValueError(\n"
+    '                f"a sequence of {seq} tokens is longer "\n'
+    '                f"than max_len={self.pe.size(0)}: build "\n'
+    '                "PositionalEncoding with a larger max_len"\n'
+    "            )\n"
 )
 PAIRS = "x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair"
 
@@ -66,7 +71,11 @@ TABLE_BUILT_IN_FORWARD = mutate(
 TABLE_NOT_A_BUFFER = mutate(
     CHAPTER,
     "positional_encoding",
-    (BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)  # a plain attribute: .to(device) leaves it behind"),
+    (
+        "# moves with .to(device)\n"
+        '        self.register_buffer(\n            "pe", sinusoidal_encoding(max_len, d_model), persistent=False\n        )',
+        "# a plain attribute: .to(device) leaves it behind\n        self.pe = sinusoidal_encoding(max_len, d_model)",
+    ),
     case="table_not_a_buffer",
 )
 LEARNED_ON_CPU = mutate(
@@ -201,7 +210,7 @@ CASES = [
         "exponent_i_over_d",
         "sinusoidal_encoding",
         SIN,
-        (TWO_I, "two_i = torch.arange((d_model + 1) // 2, dtype=torch.float32)"),
+        ("torch.arange(0, d_model,", "torch.arange((d_model + 1) //"),
         says="i/d_model",
     ),
     case(
@@ -278,7 +287,7 @@ CASES = [
         "sinusoidal_encoding",
         SIN,
         (POSITIONS, "positions = torch.arange(max_len, dtype=torch.float64)[:, None]"),
-        (TWO_I, "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)"),
+        ("dtype=torch.float32)", "dtype=torch.float64)"),
         ("pe = torch.zeros(max_len, d_model)", "pe = torch.zeros(max_len, d_model, dtype=torch.float64)"),
         says="float32",
     ),
@@ -303,7 +312,7 @@ CASES = [
         "sin_float64_then_float",
         "sinusoidal_encoding",
         (POSITIONS, "positions = torch.arange(max_len, dtype=torch.float64)[:, None]"),
-        (TWO_I, "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)"),
+        ("dtype=torch.float32)", "dtype=torch.float64)"),
         ("    return pe", "    return pe.float()"),
         ("pe = torch.zeros(max_len, d_model)", "pe = torch.zeros(max_len, d_model, dtype=torch.float64)"),
     ),
@@ -311,9 +320,8 @@ CASES = [
         "sin_python_loops",
         "sinusoidal_encoding",
         (
-            POSITIONS + "\n    " + TWO_I + "\n    " + ANGLES + "\n    pe = torch.zeros(max_len, d_model)\n    " + FILL,
-            "pe = torch.zeros(max_len, d_model)\n    for pos in range(max_len):\n        for j in range(d_model):\n"
-            "            angle = pos / 10000 ** ((j - j % 2) / d_model)\n            pe[pos, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)",
+            "positions = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)\n    # (ceil(d/2),) = 0, 2, 4, ...\n    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)\n    angles = positions / 10000 ** (two_i / d_model)  # (max_len, ceil(d/2))\n    pe = torch.zeros(max_len, d_model)\n    pe[:, 0::2] = torch.sin(angles)\n    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])",
+            "pe = torch.zeros(max_len, d_model)\n    for pos in range(max_len):\n        for j in range(d_model):\n            angle = pos / 10000 ** ((j - j % 2) / d_model)\n            pe[pos, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)",
         ),
     ),
     ok(
@@ -333,21 +341,30 @@ CASES = [
         "pe_plain_attribute",
         "positional_encoding",
         PE,
-        (BUFFER, "self.pe = sinusoidal_encoding(max_len, d_model)"),
+        (
+            'self.register_buffer(\n            "pe", sinusoidal_encoding(max_len, d_model), persistent=False\n        )',
+            "self.pe = sinusoidal_encoding(max_len, d_model)",
+        ),
         says="register_buffer",
     ),
     case(
         "pe_parameter",
         "positional_encoding",
         PE,
-        (BUFFER, "self.pe = nn.Parameter(sinusoidal_encoding(max_len, d_model), requires_grad=False)"),
+        (
+            'self.register_buffer(\n            "pe", sinusoidal_encoding(max_len, d_model), persistent=False',
+            "self.pe = nn.Parameter(\n            sinusoidal_encoding(max_len, d_model), requires_grad=False",
+        ),
         says="buffer",
     ),
     case(
         "pe_persistent",
         "positional_encoding",
         PE,
-        (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model))'),
+        (
+            'self.register_buffer(\n            "pe", sinusoidal_encoding(max_len, d_model), persistent=False\n        )',
+            'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model))',
+        ),
         says="persistent=False",
     ),
     case(
@@ -381,7 +398,10 @@ CASES = [
         "pe_max_len_ignored",
         "positional_encoding",
         PE,
-        (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(5000, d_model), persistent=False)'),
+        (
+            'self.register_buffer(\n            "pe", sinusoidal_encoding(max_len, d_model), persistent=False\n        )',
+            'self.register_buffer("pe", sinusoidal_encoding(5000, d_model), persistent=False)',
+        ),
     ),
     case(
         "pe_in_place",
@@ -393,7 +413,7 @@ CASES = [
     ok(
         "pe_batch_axis_buffer",
         "positional_encoding",
-        (BUFFER, 'self.register_buffer("pe", sinusoidal_encoding(max_len, d_model).unsqueeze(0), persistent=False)'),
+        ("sinusoidal_encoding(max_len, d_model),", "sinusoidal_encoding(max_len, d_model).unsqueeze(0),"),
         ("seq = x.size(1)\n        if seq > self.pe.size(0):", "seq = x.size(1)\n        if seq > self.pe.size(1):"),
         (ADD, "return self.dropout(x + self.pe[:, :seq].type_as(x))"),
     ),
@@ -506,7 +526,7 @@ CASES = [
         ROPE,
         ("x_even, x_odd = x[..., 0::2], x[..., 1::2]", "x_even, x_odd = x[..., : d // 2], x[..., d // 2 :]"),
         (
-            ROTATED + "\n    return rotated.flatten(-2)",
+            "rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
             "return torch.cat((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)",
         ),
         says="(i, i + d/2)",
@@ -515,14 +535,14 @@ CASES = [
         "rope_rotation_reversed",
         "apply_rope",
         ROPE,
-        (ROTATED, "rotated = torch.stack((x_even * cos + x_odd * sin, -x_even * sin + x_odd * cos), dim=-1)"),
+        ("- x_odd * sin, x_even", "+ x_odd * sin, -x_even"),
         says="wrong way",
     ),
     case(
         "rope_theta_i_over_d",
         "apply_rope",
         ROPE,
-        (THETA, "theta = base ** (-torch.arange(d // 2, device=x.device, dtype=torch.float32) / d)"),
+        ("(-torch.arange(0, d,", "(-torch.arange(d //"),
         says="base^(-i/d)",
     ),
     case(
@@ -546,7 +566,10 @@ CASES = [
         "rope_base_ignored",
         "apply_rope",
         ROPE,
-        (THETA, "theta = 10000.0 ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)"),
+        (
+            "base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)",
+            "10000.0 ** (\n        -torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d\n    )",
+        ),
         says="base argument",
     ),
     case(
@@ -554,7 +577,7 @@ CASES = [
         "apply_rope",
         ROPE,
         (
-            ROTATED + "\n    return rotated.flatten(-2)",
+            "rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
             "return torch.cat((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)",
         ),
         says="interleave",
@@ -563,7 +586,7 @@ CASES = [
         "rope_theta_positive_exponent",
         "apply_rope",
         ROPE_BOTH,
-        (THETA, "theta = base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)"),
+        ("(-torch.arange(0,", "(torch.arange(0,"),
     ),
     case(
         "rope_positions_on_cpu",
@@ -577,7 +600,7 @@ CASES = [
         "apply_rope",
         ROPE,
         (
-            ROTATED + "\n    return rotated.flatten(-2)",
+            "rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
             "even = x_even.clone()\n    x[..., 0::2] = x_even * cos - x_odd * sin\n    x[..., 1::2] = even * sin + x_odd * cos\n    return x",
         ),
         says="in place",
@@ -596,11 +619,8 @@ CASES = [
         "apply_rope",
         ROPE,
         (
-            COS_SIN
-            + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    "
-            + ROTATED
-            + "\n    return rotated.flatten(-2)",
-            "z = torch.view_as_complex(x.reshape(*x.shape[:-1], d // 2, 2).contiguous())\n    return torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).flatten(-2)",
+            "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    # (..., seq, d/2, 2)\n    rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
+            "z = torch.view_as_complex(x.reshape(*x.shape[:-1], d // 2, 2).contiguous())\n    return torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).flatten(\n        -2\n    )",
         ),
         says="bfloat16",
     ),
@@ -608,26 +628,16 @@ CASES = [
         "rope_complex_in_float32",
         "apply_rope",
         (
-            COS_SIN
-            + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    "
-            + ROTATED
-            + "\n    return rotated.flatten(-2)",
-            "work = torch.float64 if x.dtype == torch.float64 else torch.float32\n"
-            "    z = torch.view_as_complex(x.to(work).reshape(*x.shape[:-1], d // 2, 2).contiguous())\n"
-            "    turn = torch.polar(torch.ones_like(angles, dtype=work), angles.to(work))\n"
-            "    return torch.view_as_real(z * turn).flatten(-2).to(x.dtype)",
+            "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    # (..., seq, d/2, 2)\n    rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
+            "work = torch.float64 if x.dtype == torch.float64 else torch.float32\n    z = torch.view_as_complex(x.to(work).reshape(*x.shape[:-1], d // 2, 2).contiguous())\n    turn = torch.polar(torch.ones_like(angles, dtype=work), angles.to(work))\n    return torch.view_as_real(z * turn).flatten(-2).to(x.dtype)",
         ),
     ),
     ok(
         "rope_rotate_every_two",
         "apply_rope",
         (
-            COS_SIN
-            + "\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    "
-            + ROTATED
-            + "\n    return rotated.flatten(-2)",
-            "cos = torch.cos(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n    sin = torch.sin(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n"
-            "    rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)  # (-x_2i+1, x_2i)\n    return x * cos + rotated * sin",
+            "cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)\n    x_even, x_odd = x[..., 0::2], x[..., 1::2]  # the two coordinates of each pair\n    # (..., seq, d/2, 2)\n    rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
+            "cos = torch.cos(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n    sin = torch.sin(angles).repeat_interleave(2, dim=-1).to(x.dtype)\n    # (-x_2i+1, x_2i)\n    rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)\n    return x * cos + rotated * sin",
         ),
     ),
     ok(
@@ -635,7 +645,7 @@ CASES = [
         "apply_rope",
         ("angles = positions[:, None] * theta[None, :]  # (seq, d/2)", "angles = torch.outer(positions, theta)"),
         (
-            ROTATED + "\n    return rotated.flatten(-2)",
+            "rotated = torch.stack(\n        (x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1\n    )\n    return rotated.flatten(-2)",
             "out = torch.empty_like(x)\n    out[..., 0::2] = x_even * cos - x_odd * sin\n    out[..., 1::2] = x_even * sin + x_odd * cos\n    return out",
         ),
     ),

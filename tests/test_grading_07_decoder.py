@@ -15,22 +15,23 @@ TRIL = "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tri
 MASKED = 'return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)'
 PAD = "return (tokens != pad_id)[:, None, None, :]"
 PRE_SELF = "x = x + self.dropout1(self.self_attn(self.norm1(x), mask=self_mask)[0])"
-PRE_CROSS = "x = x + self.dropout2(self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0])"
+PRE_CROSS = (
+    "x = x + self.dropout2(\n                self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]\n            )"
+)
 PRE_FF = "x = x + self.dropout3(self.ff(self.norm3(x)))"
 POST_SELF = "x = self.norm1(x + self.dropout1(self.self_attn(x, mask=self_mask)[0]))"
-POST_CROSS = "x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0]))"
+POST_CROSS = (
+    "x = self.norm2(\n                x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0])\n            )"
+)
 POST_FF = "x = self.norm3(x + self.dropout3(self.ff(x)))"
 SHIFT_LINES = "bos = torch.full_like(tokens[:, :1], bos_id)\n    return torch.cat([bos, tokens[:, :-1]], dim=1)"
 ENCODE = "return self.encoder(src, padding_mask(src, self.pad_id))"
-SELF_MASK = "self_mask = causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(tgt_in, self.pad_id)"
 HIDDEN = "hidden = self.decoder(tgt_in, memory, self_mask, padding_mask(src, self.pad_id))"
-NEXT = "next_token = model.decode(out, memory, src)[:, -1].argmax(dim=-1)  # (batch,)"
-PAD_DONE = "next_token = next_token.masked_fill(done, model.pad_id)  # finished sequences only pad"
+PAD_DONE = "# finished sequences only pad\n            next_token = next_token.masked_fill(done, model.pad_id)"
 STOP = "if done.all():"
 TOPK = "top = row.topk(beam_size)"
 KEEP = "elif len(beams) < beam_size:"
 BEAM_STOP = "if not beams or (finished and max(s for _, s in finished) >= beams[0][1]):"
-LOG_PROBS = "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, -1].log_softmax(dim=-1)"
 LAYER_BODY = (
     f"if self.norm_first:\n            {PRE_SELF}\n            {PRE_CROSS}\n            {PRE_FF}\n"
     f"        else:\n            {POST_SELF}\n            {POST_CROSS}\n            {POST_FF}\n        return x"
@@ -78,19 +79,28 @@ MASK_AFTER_SOFTMAX = patched_cell(
 QUERIES_FROM_MEMORY = patched_cell(  # queries from the encoder, keys and values from the decoder
     "decoder_layer",
     "cross_attention_queries_from_memory",
-    (PRE_CROSS, "x = x + self.dropout2(self.cross_attn(memory, self.norm2(x), mask=memory_mask)[0])"),
-    (POST_CROSS, "x = self.norm2(x + self.dropout2(self.cross_attn(memory, x, mask=memory_mask)[0]))"),
+    ("self.cross_attn(self.norm2(x), memory,", "self.cross_attn(memory, self.norm2(x),"),
+    ("self.dropout2(self.cross_attn(x, memory,", "self.dropout2(self.cross_attn(memory, x,"),
 )
 KEYS_FROM_DECODER = patched_cell(  # "cross"-attention to the decoder itself: memory never read
     "decoder_layer",
     "cross_attention_keys_from_decoder",
-    (PRE_CROSS, "x = x + self.dropout2(self.cross_attn(self.norm2(x), mask=self_mask)[0])"),
-    (POST_CROSS, "x = self.norm2(x + self.dropout2(self.cross_attn(x, mask=self_mask)[0]))"),
+    (
+        "self.dropout2(\n                self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]\n            )",
+        "self.dropout2(self.cross_attn(self.norm2(x), mask=self_mask)[0])",
+    ),
+    (
+        "self.norm2(\n                x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0])\n            )",
+        "self.norm2(x + self.dropout2(self.cross_attn(x, mask=self_mask)[0]))",
+    ),
 )
 DECODE_WITHOUT_CAUSAL_MASK = patched_cell(
     "transformer",
     "decode_without_causal_mask",
-    (SELF_MASK, "self_mask = padding_mask(tgt_in, self.pad_id)  # the causal mask is missing"),
+    (
+        "causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(\n            tgt_in, self.pad_id\n        )",
+        "padding_mask(tgt_in, self.pad_id)  # the causal mask is missing",
+    ),
 )
 GREEDY_NEVER_STOPS = patched_cell(
     "greedy_decode",
@@ -160,9 +170,8 @@ ALTERNATIVES = {
         "transformer",
         "alternative_transformer",
         (
-            SELF_MASK,
-            "self_mask = causal_mask(tgt_in.shape[1], device=tgt_in.device)[None, None] & "
-            "(tgt_in != self.pad_id)[:, None, None, :]",
+            "causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(\n            tgt_in, self.pad_id",
+            "(\n            causal_mask(tgt_in.shape[1], device=tgt_in.device)[None, None]\n            & (tgt_in != self.pad_id)[:, None, None, :]",
         ),
     ),
     "greedy_decode": """@torch.no_grad()
@@ -276,7 +285,7 @@ CASES = [
         "decoder_layer",
         LAYER,
         (POST_SELF, "x = self.norm1(self.dropout1(x + self.self_attn(x, mask=self_mask)[0]))"),
-        (POST_CROSS, "x = self.norm2(self.dropout2(x + self.cross_attn(x, memory, mask=memory_mask)[0]))"),
+        ("x + self.dropout2(self.cross_attn(x,", "self.dropout2(x + self.cross_attn(x,"),
         (POST_FF, "x = self.norm3(self.dropout3(x + self.ff(x)))"),
         says=DROPPED_STREAM,
     ),
@@ -285,7 +294,10 @@ CASES = [
         "decoder_layer",
         LAYER,
         (PRE_SELF, "x = self.dropout1(x + self.self_attn(self.norm1(x), mask=self_mask)[0])"),
-        (PRE_CROSS, "x = self.dropout2(x + self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0])"),
+        (
+            "x = x + self.dropout2(\n                self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]",
+            "x = self.dropout2(\n                x + self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]",
+        ),
         (PRE_FF, "x = self.dropout3(x + self.ff(self.norm3(x)))"),
         says=DROPPED_STREAM,
     ),
@@ -307,7 +319,10 @@ CASES = [
         "dropout_forgotten_on_cross",
         "decoder_layer",
         LAYER,
-        (PRE_CROSS, "x = x + self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]"),
+        (
+            "self.dropout2(\n                self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]\n            )",
+            "self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]",
+        ),
         says="cross-attention (dropout2)",
     ),
     case("dropout_in_eval_mode", "decoder_layer", LAYER, (POST_FF, "x = self.norm3(x + F.dropout(self.ff(x), 0.5))")),
@@ -392,7 +407,7 @@ CASES = [
         "pre_ln_memory_normalised",
         "decoder_layer",
         LAYER,
-        (PRE_CROSS, "x = x + self.dropout2(self.cross_attn(self.norm2(x), self.norm2(memory), mask=memory_mask)[0])"),
+        ("self.cross_attn(self.norm2(x), memory,", "self.cross_attn(self.norm2(x), self.norm2(memory),"),
     ),
     case(
         "pre_ln_residual_after_norm",
@@ -404,7 +419,7 @@ CASES = [
         "one_norm_for_all",
         "decoder_layer",
         LAYER,
-        (POST_CROSS, "x = self.norm1(x + self.dropout2(self.cross_attn(x, memory, mask=memory_mask)[0]))"),
+        ("x = self.norm2(", "x = self.norm1("),
         (POST_FF, "x = self.norm1(x + self.dropout3(self.ff(x)))"),
     ),
     case(
@@ -434,16 +449,15 @@ CASES = [
     ok(
         "layer_one_dropout_module",
         "decoder_layer",
-        (POST_CROSS, "x = self.norm2(x + self.dropout1(self.cross_attn(x, memory, mask=memory_mask)[0]))"),
+        ("self.dropout2(self.cross_attn(x,", "self.dropout1(self.cross_attn(x,"),
         (POST_FF, "x = self.norm3(x + self.dropout1(self.ff(x)))"),
     ),
     ok(
         "layer_temporaries_and_keywords",
         "decoder_layer",
         (
-            PRE_SELF + "\n            " + PRE_CROSS,
-            "h = self.norm1(x)\n            attended, _ = self.self_attn(h, h, self_mask)\n            x = x + self.dropout1(attended)\n"
-            "            h = self.norm2(x)\n            attended, _ = self.cross_attn(query=h, key_value=memory, mask=memory_mask)\n            x = x + self.dropout2(attended)",
+            "x = x + self.dropout1(self.self_attn(self.norm1(x), mask=self_mask)[0])\n            x = x + self.dropout2(\n                self.cross_attn(self.norm2(x), memory, mask=memory_mask)[0]\n            )",
+            "h = self.norm1(x)\n            attended, _ = self.self_attn(h, h, self_mask)\n            x = x + self.dropout1(attended)\n            h = self.norm2(x)\n            attended, _ = self.cross_attn(query=h, key_value=memory, mask=memory_mask)\n            x = x + self.dropout2(attended)",
         ),
     ),
     # causal_mask
@@ -683,21 +697,27 @@ CASES = [
         "decode_masks_on_the_cpu",
         "transformer",
         MODEL,
-        (SELF_MASK, "self_mask = causal_mask(tgt_in.size(1)) & padding_mask(tgt_in, self.pad_id)"),
+        (
+            "causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(\n            tgt_in, self.pad_id\n        )",
+            "causal_mask(tgt_in.size(1)) & padding_mask(tgt_in, self.pad_id)",
+        ),
         says="tokens' device",
     ),
     case(
         "decode_without_causal",
         "transformer",
         MODEL,
-        (SELF_MASK, "self_mask = padding_mask(tgt_in, self.pad_id)"),
+        (
+            "causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(\n            tgt_in, self.pad_id\n        )",
+            "padding_mask(tgt_in, self.pad_id)",
+        ),
         says="saw the future",
     ),
     case(
         "decode_causal_or_padding",
         "transformer",
         MODEL,
-        (SELF_MASK, "self_mask = causal_mask(tgt_in.size(1), tgt_in.device) | padding_mask(tgt_in, self.pad_id)"),
+        ("tgt_in.device) &", "tgt_in.device) |"),
         says="saw the future",
     ),
     case("encode_without_padding", "transformer", MODEL, (ENCODE, "return self.encoder(src)"), says="padding"),
@@ -735,8 +755,8 @@ CASES = [
         "model_masks_by_hand",
         "transformer",
         (
-            SELF_MASK,
-            "n = tgt_in.shape[1]\n        self_mask = torch.tril(torch.ones(n, n, dtype=torch.bool, device=tgt_in.device))[None, None] & (tgt_in != self.pad_id)[:, None, None, :]",
+            "self_mask = causal_mask(tgt_in.size(1), tgt_in.device) & padding_mask(\n            tgt_in, self.pad_id",
+            "n = tgt_in.shape[1]\n        self_mask = (\n            torch.tril(torch.ones(n, n, dtype=torch.bool, device=tgt_in.device))[\n                None, None\n            ]\n            & (tgt_in != self.pad_id)[:, None, None, :]",
         ),
     ),
     ok(
@@ -750,12 +770,18 @@ CASES = [
     # greedy_decode
     case("greedy_never_stops_at_eos", "greedy_decode", GREEDY, (STOP, "if False:"), says="did not stop at EOS"),
     case("greedy_stops_at_first_eos", "greedy_decode", GREEDY, (STOP, "if done.any():")),
-    case("greedy_no_padding_after_eos", "greedy_decode", GREEDY, (PAD_DONE, "pass"), says="only receives padding"),
+    case(
+        "greedy_no_padding_after_eos",
+        "greedy_decode",
+        GREEDY,
+        ("next_token = next_token.masked_fill(done, model.pad_id)", "pass"),
+        says="only receives padding",
+    ),
     case(
         "greedy_pads_with_zero",
         "greedy_decode",
         GREEDY,
-        (PAD_DONE, "next_token = next_token.masked_fill(done, 0)"),
+        ("next_token.masked_fill(done, model.pad_id)", "next_token.masked_fill(done, 0)"),
         says="model.pad_id, not 0",
     ),
     case("greedy_keeps_bos", "greedy_decode", GREEDY, ("return out[:, 1:]", "return out"), says="leave the BOS out"),
@@ -763,19 +789,19 @@ CASES = [
         "greedy_argmin",
         "greedy_decode",
         GREEDY,
-        (NEXT, "next_token = model.decode(out, memory, src)[:, -1].argmin(dim=-1)"),
+        ("-1].argmax(dim=-1)", "-1].argmin(dim=-1)"),
     ),
     case(
         "greedy_first_position",
         "greedy_decode",
         GREEDY,
-        (NEXT, "next_token = model.decode(out, memory, src)[:, 0].argmax(dim=-1)"),
+        ("-1].argmax(dim=-1)", "0].argmax(dim=-1)"),
     ),
     case(
         "greedy_feeds_last_token_only",
         "greedy_decode",
         GREEDY,
-        (NEXT, "next_token = model.decode(out[:, -1:], memory, src)[:, -1].argmax(dim=-1)"),
+        ("model.decode(out,", "model.decode(out[:, -1:],"),
         says="whole prefix",
     ),
     case(
@@ -785,18 +811,25 @@ CASES = [
         "greedy_argmax_wrong_axis",
         "greedy_decode",
         GREEDY,
-        (NEXT, "next_token = model.decode(out, memory, src).argmax(dim=-1)[:, 0]"),
+        ("src)[:, -1].argmax(dim=-1)", "src).argmax(dim=-1)[:, 0]"),
     ),
     ok(
         "greedy_softmax_then_argmax",
         "greedy_decode",
-        (NEXT, "next_token = model.decode(out, memory, src)[:, -1].softmax(-1).argmax(-1)"),
+        ("-1].argmax(dim=-1)", "-1].softmax(-1).argmax(-1)"),
     ),
-    ok("greedy_by_forward", "greedy_decode", (NEXT, "next_token = model(src, out)[:, -1, :].argmax(-1)")),
+    ok(
+        "greedy_by_forward",
+        "greedy_decode",
+        ("model.decode(out, memory, src)[:, -1].argmax(dim=-1)", "model(src, out)[:, -1, :].argmax(-1)"),
+    ),
     ok(
         "greedy_where",
         "greedy_decode",
-        (PAD_DONE, "next_token = torch.where(done, torch.full_like(next_token, model.pad_id), next_token)"),
+        (
+            "next_token.masked_fill(done, model.pad_id)",
+            "torch.where(\n                done, torch.full_like(next_token, model.pad_id), next_token\n            )",
+        ),
     ),
     # beam_search
     case("beam_returns_first_finished", "beam_search", BEAM, (BEAM_STOP, "if not beams or finished:")),
@@ -814,8 +847,8 @@ CASES = [
         "beam_search",
         BEAM,
         (
-            LOG_PROBS,
-            "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, -1].softmax(dim=-1)",
+            "-1].log_softmax(dim=-1)",
+            "-1].softmax(dim=-1)",
         ),
     ),
     case("beam_one_candidate_per_beam", "beam_search", BEAM, (TOPK, "top = row.topk(1)")),
@@ -860,8 +893,8 @@ CASES = [
         "beam_search",
         BEAM,
         (
-            LOG_PROBS,
-            "log_probs = model.decode(tokens, memory.expand(n, -1, -1), src.expand(n, -1))[:, 0].log_softmax(dim=-1)",
+            "-1].log_softmax(dim=-1)",
+            "0].log_softmax(dim=-1)",
         ),
     ),
     ok("beam_all_candidates_ranked", "beam_search", (TOPK, "top = row.topk(row.numel())")),
@@ -869,7 +902,10 @@ CASES = [
     ok(
         "beam_log_of_softmax_float_tensor_score",
         "beam_search",
-        (LOG_PROBS, "log_probs = torch.log(model(src.expand(n, -1), tokens)[:, -1].softmax(dim=-1))"),
+        (
+            "model.decode(\n                tokens, memory.expand(n, -1, -1), src.expand(n, -1)\n            )[:, -1].log_softmax(dim=-1)",
+            "torch.log(\n                model(src.expand(n, -1), tokens)[:, -1].softmax(dim=-1)\n            )",
+        ),
     ),
 ]
 

@@ -136,7 +136,7 @@ ALTERNATIVES = {
 
 ANSWERS = {
     "correct_alternatives": ALTERNATIVES,
-    "masks_specials": mistake("mask_tokens", "< p).to(tokens.device) & ~special", "< p).to(tokens.device)"),
+    "masks_specials": mistake("mask_tokens", "p).to(\n        tokens.device\n    ) & ~special", "p).to(tokens.device)"),
     "no_unchanged_tenth": mistake(  # 90 % [MASK], 10 % random, 0 % unchanged
         "mask_tokens", "chosen & (action < 0.8), torch.full_like", "chosen & (action < 1.0), torch.full_like"
     ),
@@ -157,7 +157,9 @@ ANSWERS = {
         "gpt", "self.pos_emb(self.tok_emb(tokens), offset=seen)", "self.pos_emb(self.tok_emb(tokens))"
     ),
     "generate_resends_sequence": mistake(
-        "generate", "(model(next_token, cache) if use_cache else model(tokens))[:, -1]", "model(tokens, cache)[:, -1]"
+        "generate",
+        "(model(next_token, cache) if use_cache else model(tokens))[\n                    :, -1\n                ]",
+        "model(tokens, cache)[:, -1]",
     ),
     "tied_head_counted_twice": mistake(
         "parameter_counts",
@@ -209,35 +211,39 @@ MASKING, BERT_T, GPT_T, CACHE_T = ("test_mask_tokens",), ("test_bert",), ("test_
 KV_T = ("test_kv_cache",)
 GEN, COUNTS = ("test_generate",), ("test_parameter_counts",)
 GPT_BOTH = GPT_T + CACHE_T
-CHOSEN = "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device) & ~special"
 LABELS = "labels = tokens.masked_fill(~chosen, IGNORE_INDEX)"
-TO_MASK = "inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)"
+TO_MASK = "inputs = torch.where(\n        chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens\n    )"
 TO_RANDOM = "inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_tokens, inputs)"
-RANDOM_TOKENS = "random_tokens = torch.randint(vocab_size, tokens.shape, generator=generator).to(tokens.device)"
-TIE_BERT = "self.mlm_decoder.weight = self.tok_emb.weight  # tied; the decoder keeps its own bias"
-BERT_EMB = "x = self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments))))"
+TIE_BERT = "self.mlm_decoder.weight = self.tok_emb.weight"
+BERT_EMB = (
+    "self.dropout(\n            self.emb_norm(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments)))\n        )"
+)
 BERT_LAYERS = "x = layer(x, mask)  # no causal mask: every token sees both sides"
-MLM = "mlm_logits = self.mlm_decoder(self.mlm_norm(nn.functional.gelu(self.mlm_dense(x))))"
 NSP = "nsp_logits = self.nsp(torch.tanh(self.pooler(x[:, 0])))"
-TIE_GPT = "self.head.weight = self.tok_emb.weight  # tied: one (vocab, d_model) matrix reads and writes tokens"
 GPT_EMB = "x = self.pos_emb(self.tok_emb(tokens), offset=seen)  # (batch, seq, d_model)"
 GPT_MASK = "mask = causal_mask(seen + seq, tokens.device)[seen:]  # (seq, seen + seq): the new rows of the causal mask"
-CACHED_ATTN = "x = x + layer.dropout1(cached_self_attention(layer.self_attn, layer.norm1(x), mask, cache, i))"
+CACHED_ATTN = (
+    "x = x + layer.dropout1(\n"
+    "                    cached_self_attention(\n"
+    "                        layer.self_attn, layer.norm1(x), mask, cache, i\n"
+    "                    )\n"
+    "                )"
+)
 GPT_OUT = "return self.head(self.norm(x))"
 KV_STORE = "self.keys[layer], self.values[layer] = k, v"
 KV_CAT_K = "k = torch.cat([self.keys[layer], k], dim=2)"
 KV_CAT_V = "v = torch.cat([self.values[layer], v], dim=2)"
 KV_Q = "q = split_heads(attn.W_q(x), attn.n_heads)  # (batch, heads, new, d_head)"
 KV_UPDATE = "k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))"
-KV_OUT = "return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))"
 GREEDY = "next_token = logits.argmax(dim=-1, keepdim=True)"
 TEMPERATURE = "logits = logits / temperature"
-KTH = "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]"
+KTH = "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[\n                        :, -1:\n                    ]"
 TOPK_FILL = 'logits = logits.masked_fill(logits < kth, float("-inf"))'
-SAMPLE = "next_token = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)  # (batch, 1)"
-NEXT_LOGITS = "logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]"
+NEXT_LOGITS = (
+    "logits = (model(next_token, cache) if use_cache else model(tokens))[\n                    :, -1\n                ]"
+)
 GPT_NORMS = "norms = 2 * 2 * d  # two LayerNorms per block, weight and bias each"
-GPT_RETURN = "return embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d  # + the final LayerNorm"
+GPT_RETURN = "return embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d"
 BERT_MLM_HEAD = "mlm_head = d * d + d + 2 * d + v  # dense, LayerNorm, decoder bias"
 
 
@@ -251,12 +257,8 @@ CASES = [
         "kv_cache",
         KV_T,
         (
-            KV_UPDATE,
-            "if not hasattr(cache, 'inputs'):\n        cache.inputs = {}\n"
-            "    seen = x if layer not in cache.inputs else torch.cat([cache.inputs[layer], x], 1)\n"
-            "    cache.inputs[layer] = seen  # keeps the inputs and recomputes every key from them\n"
-            "    k, v = split_heads(attn.W_k(seen), attn.n_heads), split_heads(attn.W_v(seen), attn.n_heads)\n"
-            "    cache.keys[layer], cache.values[layer] = k, v",
+            "k, v = cache.update(\n        layer,\n        split_heads(attn.W_k(x), attn.n_heads),\n        split_heads(attn.W_v(x), attn.n_heads),\n    )",
+            'if not hasattr(cache, "inputs"):\n        cache.inputs = {}\n    seen = x if layer not in cache.inputs else torch.cat([cache.inputs[layer], x], 1)\n    cache.inputs[layer] = seen  # keeps the inputs and recomputes every key from them\n    k, v = (\n        split_heads(attn.W_k(seen), attn.n_heads),\n        split_heads(attn.W_v(seen), attn.n_heads),\n    )\n    cache.keys[layer], cache.values[layer] = k, v',
         ),
         says="recompute",
     ),
@@ -265,10 +267,8 @@ CASES = [
         "kv_cache",
         KV_T,
         (
-            KV_OUT,
-            "out = attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))\n"
-            "    cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_v(x), attn.n_heads))  # once more\n"
-            "    return out",
+            "return attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))\n    )",
+            "out = attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))\n    # once more\n    cache.update(\n        layer,\n        split_heads(attn.W_k(x), attn.n_heads),\n        split_heads(attn.W_v(x), attn.n_heads),\n    )\n    return out",
         ),
         says="update(layer, k, v) once",
     ),
@@ -320,7 +320,10 @@ CASES = [
         "kv_attention_no_mask",
         "kv_cache",
         KV_T,
-        (KV_OUT, "return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v)))"),
+        (
+            "attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))\n    )",
+            "attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v)))",
+        ),
         says="mask",
     ),
     case(
@@ -328,9 +331,8 @@ CASES = [
         "kv_cache",
         KV_T,
         (
-            KV_OUT,
-            "allowed = torch.ones(x.size(1), k.size(2), dtype=torch.bool).tril(diagonal=k.size(2) - x.size(1))\n"
-            "    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)))",
+            "return attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))",
+            "allowed = torch.ones(x.size(1), k.size(2), dtype=torch.bool).tril(\n        diagonal=k.size(2) - x.size(1)\n    )\n    return attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=allowed))",
         ),
         says="mask you are given",
     ),
@@ -338,7 +340,10 @@ CASES = [
         "kv_attention_no_output_projection",
         "kv_cache",
         KV_T,
-        (KV_OUT, "return merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))"),
+        (
+            "attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))\n    )",
+            "merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))",
+        ),
         says="W_o",
     ),
     case(
@@ -346,8 +351,8 @@ CASES = [
         "kv_cache",
         KV_T,
         (
-            KV_OUT,
-            "new = x.size(1)\n    return attn.W_o(merge_heads(F.scaled_dot_product_attention(q, k[:, :, -new:], v[:, :, -new:], attn_mask=mask[:, -new:])))",
+            "return attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))",
+            "new = x.size(1)\n    return attn.W_o(\n        merge_heads(\n            F.scaled_dot_product_attention(\n                q, k[:, :, -new:], v[:, :, -new:], attn_mask=mask[:, -new:]\n            )\n        )",
         ),
         says="only to itself",
     ),
@@ -356,8 +361,8 @@ CASES = [
         "kv_cache",
         KV_T,
         (
-            KV_OUT,
-            "w = (q @ k.transpose(-2, -1)).masked_fill(~mask, float('-inf')).softmax(-1)\n    return attn.W_o(merge_heads(w @ v))",
+            "return attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))\n    )",
+            'w = (q @ k.transpose(-2, -1)).masked_fill(~mask, float("-inf")).softmax(-1)\n    return attn.W_o(merge_heads(w @ v))',
         ),
         says="sqrt(d_head)",
     ),
@@ -366,8 +371,8 @@ CASES = [
         "kv_cache",
         KV_T,
         (
-            KV_UPDATE,
-            "k, v = cache.update(layer, split_heads(attn.W_k(x), attn.n_heads), split_heads(attn.W_k(x), attn.n_heads))",
+            "split_heads(attn.W_v(x),",
+            "split_heads(attn.W_k(x),",
         ),
     ),
     ok(
@@ -375,21 +380,16 @@ CASES = [
         "kv_cache",
         (KV_CAT_K, "k = torch.cat((self.keys[layer], k), 2)"),
         (
-            KV_OUT,
-            "from tinyformer.attention import scaled_dot_product_attention as attention  # chapter 03\n"
-            "    return attn.W_o(merge_heads(attention(q, k, v, mask)[0]))",
+            "return attn.W_o(\n        merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))\n    )",
+            "# chapter 03\n    from tinyformer.attention import scaled_dot_product_attention as attention\n\n    return attn.W_o(merge_heads(attention(q, k, v, mask)[0]))",
         ),
     ),
     ok(
         "kv_attention_through_the_module_pieces",
         "kv_cache",
         (
-            KV_Q + "\n    " + KV_UPDATE,
-            "d = attn.W_q.out_features // attn.n_heads\n"
-            "    q = attn.W_q(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
-            "    k_new = attn.W_k(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
-            "    v_new = attn.W_v(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n"
-            "    k, v = cache.update(layer, k_new, v_new)",
+            "q = split_heads(attn.W_q(x), attn.n_heads)  # (batch, heads, new, d_head)\n    k, v = cache.update(\n        layer,\n        split_heads(attn.W_k(x), attn.n_heads),\n        split_heads(attn.W_v(x), attn.n_heads),\n    )",
+            "d = attn.W_q.out_features // attn.n_heads\n    q = attn.W_q(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n    k_new = attn.W_k(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n    v_new = attn.W_v(x).view(x.size(0), x.size(1), attn.n_heads, d).transpose(1, 2)\n    k, v = cache.update(layer, k_new, v_new)",
         ),
     ),
     # GPT's cached path (graded with a known-good cached attention in place of the learner's)
@@ -398,16 +398,17 @@ CASES = [
         "gpt",
         CACHE_T,
         (
-            GPT_EMB + "\n        " + GPT_MASK,
-            "if cache is not None:  # keep the tokens, rerun everything, keep the last positions: the cache is not used\n"
-            "            history = torch.cat([getattr(cache, 'tokens', tokens[:, :0]), tokens], 1)\n"
+            GPT_EMB,
+            "# keep the tokens, rerun everything, keep the last positions: the cache is not used\n"
+            "        if cache is not None:\n"
+            '            history = torch.cat([getattr(cache, "tokens", tokens[:, :0]), tokens], 1)\n'
             "            cache.tokens = history\n"
             "            full = self.pos_emb(self.tok_emb(history))\n"
             "            full_mask = causal_mask(history.size(1), tokens.device)\n"
             "            for layer in self.layers:\n"
             "                full = layer(full, full_mask)\n"
             "            return self.head(self.norm(full))[:, -seq:]\n"
-            "        " + GPT_EMB + "\n        " + GPT_MASK,
+            "        " + GPT_EMB,
         ),
         says="cached_self_attention",
     ),
@@ -425,39 +426,40 @@ CASES = [
         "gpt",
         CACHE_T,
         (
-            CACHED_ATTN,
-            "x = x + layer.dropout1(layer.self_attn(layer.norm1(x), mask=causal_mask(seq, tokens.device))[0])",
+            "cached_self_attention(\n                        layer.self_attn, layer.norm1(x), mask, cache, i\n                    )",
+            "layer.self_attn(\n                        layer.norm1(x), mask=causal_mask(seq, tokens.device)\n                    )[0]",
         ),
         says="cache",
     ),
     case("cache_offset_ignored", "gpt", CACHE_T, (GPT_EMB, "x = self.pos_emb(self.tok_emb(tokens))"), says="positions"),
-    case("cache_full_mask_rows", "gpt", CACHE_T, (GPT_MASK, "mask = causal_mask(seen + seq, tokens.device)[:seq]")),
+    case("cache_full_mask_rows", "gpt", CACHE_T, ("tokens.device)[seen:]", "tokens.device)[:seq]")),
     case(
         "cache_post_ln",
         "gpt",
         CACHE_T,
         (
-            CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))",
-            "x = layer.norm1(x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i)))\n                x = layer.norm2(x + layer.dropout2(layer.ff(x)))",
+            "x + layer.dropout1(\n                    cached_self_attention(\n                        layer.self_attn, layer.norm1(x), mask, cache, i\n                    )\n                )\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))",
+            "layer.norm1(\n                    x\n                    + layer.dropout1(\n                        cached_self_attention(layer.self_attn, x, mask, cache, i)\n                    )\n                )\n                x = layer.norm2(x + layer.dropout2(layer.ff(x)))",
         ),
     ),
     case(
         "cache_ff_forgotten",
         "gpt",
         CACHE_T,
-        (CACHED_ATTN + "\n                x = x + layer.dropout2(layer.ff(layer.norm2(x)))", CACHED_ATTN),
+        ("x = x + layer.dropout2(layer.ff(layer.norm2(x)))", ""),
     ),
     case(
         "cache_attention_not_normalised",
         "gpt",
         CACHE_T,
-        (CACHED_ATTN, "x = x + layer.dropout1(cached_self_attention(layer.self_attn, x, mask, cache, i))"),
+        (
+            "cached_self_attention(\n                        layer.self_attn, layer.norm1(x), mask, cache, i\n                    )",
+            "cached_self_attention(layer.self_attn, x, mask, cache, i)",
+        ),
     ),
     # GPT
-    case("gpt_not_tied", "gpt", GPT_BOTH, (TIE_GPT, "pass"), says="tied"),
-    case(
-        "gpt_tied_by_copy", "gpt", GPT_BOTH, (TIE_GPT, "self.head.weight = nn.Parameter(self.tok_emb.weight.clone())")
-    ),
+    case("gpt_not_tied", "gpt", GPT_BOTH, ("self.head.weight = self.tok_emb.weight", "pass"), says="tied"),
+    case("gpt_tied_by_copy", "gpt", GPT_BOTH, ("self.tok_emb.weight", "nn.Parameter(self.tok_emb.weight.clone())")),
     case(
         "gpt_no_causal_mask",
         "gpt",
@@ -469,7 +471,7 @@ CASES = [
         says="causal mask",
     ),
     case("gpt_no_final_norm", "gpt", GPT_BOTH, (GPT_OUT, "return self.head(x)"), says="final LayerNorm"),
-    case("gpt_mask_inverted", "gpt", GPT_BOTH, (GPT_MASK, "mask = ~causal_mask(seen + seq, tokens.device)[seen:]")),
+    case("gpt_mask_inverted", "gpt", GPT_BOTH, ("causal_mask(seen", "~causal_mask(seen")),
     case("gpt_no_positions", "gpt", GPT_BOTH, (GPT_EMB, "x = self.tok_emb(tokens)")),
     case("gpt_softmax_out", "gpt", GPT_BOTH, (GPT_OUT, "return self.head(self.norm(x)).softmax(-1)")),
     ok(
@@ -484,35 +486,47 @@ CASES = [
     ok(
         "gpt_mask_by_tril_diagonal",
         "gpt",
-        (GPT_MASK, "mask = torch.ones(seq, seen + seq, dtype=torch.bool, device=tokens.device).tril(diagonal=seen)"),
+        (
+            "causal_mask(seen + seq, tokens.device)[seen:]",
+            "torch.ones(seq, seen + seq, dtype=torch.bool, device=tokens.device).tril(\n            diagonal=seen\n        )",
+        ),
     ),
     # mask_tokens
     case(
         "mask_specials_chosen",
         "mask_tokens",
         MASKING,
-        (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < p).to(tokens.device)"),
+        ("p).to(\n        tokens.device\n    ) & ~special", "p).to(tokens.device)"),
         says="special token",
     ),
     case(
         "mask_all_chosen_become_mask",
         "mask_tokens",
         MASKING,
-        (TO_RANDOM, "pass"),
-        (TO_MASK, "inputs = torch.where(chosen, torch.full_like(tokens, mask_id), tokens)"),
+        (
+            "inputs = torch.where(\n        chosen & (action >= 0.8) & (action < 0.9), random_tokens, inputs\n    )",
+            "pass",
+        ),
+        (
+            "torch.where(\n        chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens\n    )",
+            "torch.where(chosen, torch.full_like(tokens, mask_id), tokens)",
+        ),
     ),
     case(
         "mask_no_unchanged_share",
         "mask_tokens",
         MASKING,
-        (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.8), random_tokens, inputs)"),
+        (
+            "torch.where(\n        chosen & (action >= 0.8) & (action < 0.9), random_tokens, inputs\n    )",
+            "torch.where(chosen & (action >= 0.8), random_tokens, inputs)",
+        ),
     ),
     case(
         "mask_shares_of_all_tokens",
         "mask_tokens",
         MASKING,
-        (TO_MASK, "inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens)"),
-        (TO_RANDOM, "inputs = torch.where(~special & (action >= 0.8) & (action < 0.9), random_tokens, inputs)"),
+        (TO_MASK, TO_MASK),
+        ("chosen & (action >=", "~special & (action >="),
         says="no label",
     ),
     case("mask_labels_everywhere", "mask_tokens", MASKING, (LABELS, "labels = tokens.clone()")),
@@ -529,14 +543,17 @@ CASES = [
         "mask_p_hard_coded",
         "mask_tokens",
         MASKING,
-        (CHOSEN, "chosen = (torch.rand(tokens.shape, generator=generator) < 0.15).to(tokens.device) & ~special"),
+        ("generator=generator) < p).to(", "generator=generator) < 0.15).to("),
         says="argument p",
     ),
     case(
         "mask_global_rng",
         "mask_tokens",
         MASKING,
-        (CHOSEN, "chosen = (torch.rand(tokens.shape) < p).to(tokens.device) & ~special"),
+        (
+            "(torch.rand(tokens.shape, generator=generator) < p).to(\n        tokens.device\n    )",
+            "(torch.rand(tokens.shape) < p).to(tokens.device)",
+        ),
         says="generator",
     ),
     case(
@@ -544,8 +561,8 @@ CASES = [
         "mask_tokens",
         MASKING,
         (
-            RANDOM_TOKENS,
-            "random_tokens = tokens.flatten()[torch.randint(tokens.numel(), tokens.shape, generator=generator)]",
+            "torch.randint(vocab_size, tokens.shape, generator=generator).to(\n        tokens.device\n    )",
+            "tokens.flatten()[\n        torch.randint(tokens.numel(), tokens.shape, generator=generator)\n    ]",
         ),
         says="random token",
     ),
@@ -553,36 +570,38 @@ CASES = [
         "mask_in_place",
         "mask_tokens",
         MASKING,
-        (TO_MASK, "inputs = tokens\n    inputs[chosen & (action < 0.8)] = mask_id"),
+        (
+            "torch.where(\n        chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens\n    )",
+            "tokens\n    inputs[chosen & (action < 0.8)] = mask_id",
+        ),
         says="modified the tokens",
     ),
     case(
         "mask_swapped_shares",
         "mask_tokens",
         MASKING,
-        (TO_MASK, "inputs = torch.where(chosen & (action < 0.1), torch.full_like(tokens, mask_id), tokens)"),
-        (TO_RANDOM, "inputs = torch.where(chosen & (action >= 0.1) & (action < 0.9), random_tokens, inputs)"),
+        ("(action < 0.8),", "(action < 0.1),"),
+        ("(action >= 0.8)", "(action >= 0.1)"),
         says="80 %",
     ),
     ok(
         "mask_bernoulli_and_exclusive_random",
         "mask_tokens",
         (
-            CHOSEN,
-            "chosen = torch.bernoulli(torch.full(tokens.shape, p), generator=generator).bool().to(tokens.device) & ~special",
+            "(torch.rand(tokens.shape, generator=generator) < p).to(\n        tokens.device\n    ) & ~special",
+            "(\n        torch.bernoulli(torch.full(tokens.shape, p), generator=generator)\n        .bool()\n        .to(tokens.device)\n        & ~special\n    )",
         ),
         (
-            RANDOM_TOKENS,
-            "random_tokens = torch.randint(vocab_size, tokens.shape, generator=generator).to(tokens.device)\n"
-            "    random_tokens = torch.where(torch.isin(random_tokens, torch.tensor(list(special_ids), device=tokens.device)), tokens, random_tokens)",
+            "tokens.device\n    )",
+            "tokens.device\n    )\n    random_tokens = torch.where(\n        torch.isin(\n            random_tokens, torch.tensor(list(special_ids), device=tokens.device)\n        ),\n        tokens,\n        random_tokens,\n    )",
         ),
     ),
     ok(
         "mask_clone_and_index",
         "mask_tokens",
         (
-            TO_MASK + "\n    " + TO_RANDOM,
-            "inputs = tokens.clone()\n    inputs[chosen & (action < 0.8)] = mask_id\n    replace = chosen & (action >= 0.8) & (action < 0.9)\n    inputs[replace] = random_tokens[replace]",
+            "torch.where(\n        chosen & (action < 0.8), torch.full_like(tokens, mask_id), tokens\n    )\n    inputs = torch.where(\n        chosen & (action >= 0.8) & (action < 0.9), random_tokens, inputs\n    )",
+            "tokens.clone()\n    inputs[chosen & (action < 0.8)] = mask_id\n    replace = chosen & (action >= 0.8) & (action < 0.9)\n    inputs[replace] = random_tokens[replace]",
         ),
     ),
     # BERT
@@ -592,7 +611,7 @@ CASES = [
         "bert_no_segments",
         "bert",
         BERT_T,
-        (BERT_EMB, "x = self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens))))"),
+        (BERT_EMB, "self.dropout(self.emb_norm(self.pos_emb(self.tok_emb(tokens))))"),
         says="segment embeddings",
     ),
     case(
@@ -606,10 +625,19 @@ CASES = [
         "bert_no_emb_norm",
         "bert",
         BERT_T,
-        (BERT_EMB, "x = self.dropout(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments)))"),
+        (BERT_EMB, "self.dropout(self.pos_emb(self.tok_emb(tokens) + self.seg_emb(segments)))"),
         says="emb_norm",
     ),
-    case("bert_no_mlm_transform", "bert", BERT_T, (MLM, "mlm_logits = self.mlm_decoder(x)"), says="mlm_dense"),
+    case(
+        "bert_no_mlm_transform",
+        "bert",
+        BERT_T,
+        (
+            "self.mlm_decoder(\n            self.mlm_norm(nn.functional.gelu(self.mlm_dense(x)))\n        )",
+            "self.mlm_decoder(x)",
+        ),
+        says="mlm_dense",
+    ),
     case(
         "bert_nsp_last_token",
         "bert",
@@ -622,14 +650,17 @@ CASES = [
         "bert_no_positions",
         "bert",
         BERT_T,
-        (BERT_EMB, "x = self.dropout(self.emb_norm(self.tok_emb(tokens) + self.seg_emb(segments)))"),
+        (BERT_EMB, "self.dropout(self.emb_norm(self.tok_emb(tokens) + self.seg_emb(segments)))"),
         says="positions",
     ),
     case(
         "bert_relu_head",
         "bert",
         BERT_T,
-        (MLM, "mlm_logits = self.mlm_decoder(self.mlm_norm(torch.relu(self.mlm_dense(x))))"),
+        (
+            "self.mlm_decoder(\n            self.mlm_norm(nn.functional.gelu(self.mlm_dense(x)))\n        )",
+            "self.mlm_decoder(self.mlm_norm(torch.relu(self.mlm_dense(x))))",
+        ),
     ),
     case("bert_nsp_no_tanh", "bert", BERT_T, (NSP, "nsp_logits = self.nsp(self.pooler(x[:, 0]))")),
     case(
@@ -642,8 +673,8 @@ CASES = [
         "bert_functional_gelu_and_mean_free",
         "bert",
         (
-            MLM,
-            "h = F.gelu(self.mlm_dense(x))\n        mlm_logits = F.linear(self.mlm_norm(h), self.tok_emb.weight, self.mlm_decoder.bias)",
+            "mlm_logits = self.mlm_decoder(\n            self.mlm_norm(nn.functional.gelu(self.mlm_dense(x)))",
+            "h = F.gelu(self.mlm_dense(x))\n        mlm_logits = F.linear(\n            self.mlm_norm(h), self.tok_emb.weight, self.mlm_decoder.bias",
         ),
     ),
     # generate
@@ -651,14 +682,17 @@ CASES = [
         "generate_whole_sequence_through_cache",
         "generate",
         GEN,
-        (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]"),
+        (
+            "(model(next_token, cache) if use_cache else model(tokens))[\n                    :, -1\n                ]",
+            "(\n                    model(tokens, KVCache(len(model.layers)))\n                    if use_cache\n                    else model(tokens)\n                )[:, -1]",
+        ),
         says="newest token",
     ),
     case(
         "generate_temperature_after_softmax",
         "generate",
         GEN,
-        (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) / temperature, 1, generator=generator)"),
+        ("logits.softmax(dim=-1),", "logits.softmax(dim=-1) / temperature,"),
         (TEMPERATURE, "pass"),
         says="temperature",
     ),
@@ -673,12 +707,28 @@ CASES = [
         "generate_top_k_plus_one",
         "generate",
         GEN,
-        (KTH, "kth = logits.topk(min(top_k + 1, logits.size(-1)), dim=-1).values[:, -1:]"),
+        ("logits.topk(min(top_k,", "logits.topk(min(top_k + 1,"),
         says="top_k=1",
     ),
     case("generate_top_k_ignored", "generate", GEN, (TOPK_FILL, "pass")),
-    case("generate_always_greedy", "generate", GEN, (SAMPLE, "next_token = logits.argmax(dim=-1, keepdim=True)")),
-    case("generate_global_rng", "generate", GEN, (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1), 1)")),
+    case(
+        "generate_always_greedy",
+        "generate",
+        GEN,
+        (
+            "torch.multinomial(\n                    logits.softmax(dim=-1), 1, generator=generator\n                )",
+            "logits.argmax(dim=-1, keepdim=True)",
+        ),
+    ),
+    case(
+        "generate_global_rng",
+        "generate",
+        GEN,
+        (
+            "torch.multinomial(\n                    logits.softmax(dim=-1), 1, generator=generator\n                )",
+            "torch.multinomial(logits.softmax(dim=-1), 1)",
+        ),
+    ),
     case(
         "generate_first_position",
         "generate",
@@ -696,34 +746,36 @@ CASES = [
         "generate_new_cache_every_step",
         "generate",
         GEN,
-        (NEXT_LOGITS, "logits = (model(tokens, KVCache(len(model.layers))) if use_cache else model(tokens))[:, -1]"),
+        (
+            "(model(next_token, cache) if use_cache else model(tokens))[\n                    :, -1\n                ]",
+            "(\n                    model(tokens, KVCache(len(model.layers)))\n                    if use_cache\n                    else model(tokens)\n                )[:, -1]",
+        ),
     ),
     ok(
         "generate_power_of_probabilities",
         "generate",
         (TEMPERATURE, "pass"),
-        (SAMPLE, "next_token = torch.multinomial(logits.softmax(dim=-1) ** (1 / temperature), 1, generator=generator)"),
-        (KTH, "kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]"),
+        ("logits.softmax(dim=-1),", "logits.softmax(dim=-1) ** (1 / temperature),"),
+        (KTH, KTH),
     ),
     ok(
         "generate_top_k_before_temperature",
         "generate",
         (TEMPERATURE, "pass"),
-        (SAMPLE, "next_token = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator)"),
+        ("logits.softmax(dim=-1),", "F.softmax(logits / temperature, dim=-1),"),
     ),
     ok(
         "generate_scatter_top_k",
         "generate",
         (
-            KTH + "\n                    " + TOPK_FILL,
-            "top = logits.topk(min(top_k, logits.size(-1)), dim=-1)\n"
-            "                    logits = torch.full_like(logits, float('-inf')).scatter(-1, top.indices, top.values)",
+            'kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[\n                        :, -1:\n                    ]\n                    logits = logits.masked_fill(logits < kth, float("-inf"))',
+            'top = logits.topk(min(top_k, logits.size(-1)), dim=-1)\n                    logits = torch.full_like(logits, float("-inf")).scatter(\n                        -1, top.indices, top.values\n                    )',
         ),
     ),
     ok(
         "generate_extra_final_call",
         "generate",
-        (NEXT_LOGITS, "logits = (model(next_token, cache) if use_cache else model(tokens))[:, -1]"),
+        (NEXT_LOGITS, NEXT_LOGITS),
         ("            if step + 1 < max_new_tokens:\n", "            if True:\n"),
     ),
     # parameter counts
@@ -754,7 +806,7 @@ CASES = [
         "count_no_final_norm",
         "parameter_counts",
         COUNTS,
-        (GPT_RETURN, "return embeddings + config.n_layers * (attention + feed_forward + norms)"),
+        ("norms) + 2 * d", "norms)"),
         says="every LayerNorm",
     ),
     case(
@@ -780,15 +832,18 @@ CASES = [
         "count_float",
         "parameter_counts",
         COUNTS,
-        (GPT_RETURN, "return float(embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d)"),
+        (
+            "embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d",
+            "float(\n        embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d\n    )",
+        ),
         says="Python int",
     ),
     ok(
         "count_by_formula",
         "parameter_counts",
         (
-            GPT_RETURN,
-            "return (config.vocab_size + config.max_len) * d + config.n_layers * (4 * d * d + 2 * d * f + 9 * d + f) + 2 * d",
+            "embeddings + config.n_layers * (attention + feed_forward + norms) + 2 * d",
+            "(\n        (config.vocab_size + config.max_len) * d\n        + config.n_layers * (4 * d * d + 2 * d * f + 9 * d + f)\n        + 2 * d\n    )",
         ),
     ),
 ]

@@ -26,10 +26,11 @@ from tinyformer.positions import PositionalEncoding
 # generated from solutions/06-encoder/06-encoder.ipynb (LayerNorm): edit it there, then python -m grader reference
 # fmt: off
 class LayerNorm(nn.Module):
-    """Normalise each token over its features: (x - mean) / sqrt(var + eps) * weight + bias.
+    """Normalise each token over its features:
+    (x - mean) / sqrt(var + eps) * weight + bias.
 
-    The variance is the biased one (divide by d), as in ``torch.nn.LayerNorm``; ``weight`` (gamma) and
-    ``bias`` (beta) are learned, one per feature.
+    The variance is the biased one (divide by d), as in ``torch.nn.LayerNorm``;
+    ``weight`` (gamma) and ``bias`` (beta) are learned, one per feature.
     """
 
     def __init__(self, d_model: int, eps: float = 1e-5):
@@ -52,22 +53,28 @@ class LayerNorm(nn.Module):
 # generated from solutions/06-encoder/06-encoder.ipynb (FeedForward): edit it there, then python -m grader reference
 # fmt: off
 class FeedForward(nn.Module):
-    """The position-wise feed-forward network: linear2(dropout(activation(linear1(x)))), applied to each token."""
+    """The position-wise feed-forward network:
+    linear2(dropout(activation(linear1(x)))), applied to each token."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"
+    ):
         super().__init__()
-        # The dropout on the hidden layer is not in the paper, which drops only each sub-layer's output and the sums
-        # of embeddings and positions (Vaswani et al. 2017, section 5.4: EncoderLayer's dropout1 and dropout2). It is
-        # tensor2tensor's relu_dropout (0.1 from transformer_base_v2 on) and torch.nn.TransformerEncoderLayer's, which
-        # the tests compare our layers with; BERT's code and nanoGPT have none there. At dropout = 0, as in the
-        # chapters' experiments, it does nothing.
+        # The dropout on the hidden layer is not in the paper, which drops only each
+        # sub-layer's output and the sums of embeddings and positions (Vaswani et al.
+        # 2017, section 5.4: EncoderLayer's dropout1 and dropout2). It is
+        # tensor2tensor's relu_dropout (0.1 from transformer_base_v2 on) and
+        # torch.nn.TransformerEncoderLayer's, which the tests compare our layers with;
+        # BERT's code and nanoGPT have none there. At dropout =
+        # 0, as in the chapters' experiments, it does nothing.
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
         self.activation = {"relu": nn.ReLU(), "gelu": nn.GELU()}[activation]
 
     def forward(self, x: Tensor) -> Tensor:
-        """x (batch, seq, d_model) -> (batch, seq, d_model), through a (batch, seq, d_ff) hidden layer."""
+        """x (batch, seq, d_model) -> (batch, seq, d_model),
+        through a (batch, seq, d_ff) hidden layer."""
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 # fmt: on
 
@@ -78,14 +85,21 @@ class FeedForward(nn.Module):
 # generated from solutions/06-encoder/06-encoder.ipynb (EncoderLayer): edit it there, then python -m grader reference
 # fmt: off
 class EncoderLayer(nn.Module):
-    """Self-attention and a feed-forward network, each inside a residual connection with a LayerNorm.
+    """Self-attention and a feed-forward network, each
+    inside a residual connection with a LayerNorm.
 
     Post-LN (the paper, ``norm_first=False``): x = LN(x + Sublayer(x)).
     Pre-LN (``norm_first=True``):              x = x + Sublayer(LN(x)).
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False, activation: str = "relu"
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
     ):
         super().__init__()
         self.norm_first = norm_first
@@ -97,7 +111,8 @@ class EncoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x (batch, seq, d_model), mask broadcastable to (batch, heads, seq, seq) -> (batch, seq, d_model)."""
+        """x (batch, seq, d_model), mask broadcastable to
+        (batch, heads, seq, seq) -> (batch, seq, d_model)."""
         if self.norm_first:
             x = x + self.dropout1(self.self_attn(self.norm1(x), mask=mask)[0])
             x = x + self.dropout2(self.ff(self.norm2(x)))
@@ -114,10 +129,12 @@ class EncoderLayer(nn.Module):
 # generated from solutions/06-encoder/06-encoder.ipynb (Encoder): edit it there, then python -m grader reference
 # fmt: off
 class Encoder(nn.Module):
-    """Token embedding * sqrt(d_model), sinusoidal positions, then ``n_layers`` identical encoder layers.
+    """Token embedding * sqrt(d_model), sinusoidal
+    positions, then ``n_layers`` identical encoder layers.
 
-    The embedding starts at N(0, 1/d_model), so that the scaled token vectors have entries of size 1, like the
-    sinusoids they are added to. With Pre-LN the stack ends with a final LayerNorm (each layer's output is un-normalised).
+    The embedding starts at N(0, 1/d_model), so that the scaled token vectors have
+    entries of size 1, like the sinusoids they are added to. With Pre-LN the
+    stack ends with a final LayerNorm (each layer's output is un-normalised).
     """
 
     def __init__(
@@ -135,15 +152,20 @@ class Encoder(nn.Module):
         super().__init__()
         self.d_model = d_model
         self.embedding = nn.Embedding(vocab_size, d_model)
-        nn.init.normal_(self.embedding.weight, std=d_model ** -0.5)  # N(0, 1/d): times sqrt(d), entries of size 1
+        # N(0, 1/d): times sqrt(d), entries of size 1
+        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
         self.positions = PositionalEncoding(d_model, max_len, dropout)
         self.layers = nn.ModuleList(
-            [EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)]
+            [
+                EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation)
+                for _ in range(n_layers)
+            ]
         )
         self.norm = LayerNorm(d_model) if norm_first else nn.Identity()
 
     def forward(self, tokens: Tensor, mask: Tensor | None = None) -> Tensor:
-        """tokens (batch, seq) int64, mask e.g. a padding mask (batch, 1, 1, seq) -> (batch, seq, d_model)."""
+        """tokens (batch, seq) int64, mask e.g. a padding
+        mask (batch, 1, 1, seq) -> (batch, seq, d_model)."""
         x = self.positions(self.embedding(tokens) * math.sqrt(self.d_model))
         for layer in self.layers:
             x = layer(x, mask)

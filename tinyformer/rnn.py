@@ -19,7 +19,8 @@ def rnn_forward(
 ) -> tuple[Tensor, Tensor]:
     """Run a tanh RNN over a batch of sequences, one time step after another.
 
-    h_t = tanh(x_t W_xh^T + h_{t-1} W_hh^T + b_h)   (the maths' W_x x_t + W_h h_{t-1} + b, batched)
+    h_t = tanh(x_t W_xh^T + h_{t-1} W_hh^T + b_h)
+    (the maths' W_x x_t + W_h h_{t-1} + b, batched)
 
     Args:
         x:    (batch, seq, d_in)        inputs, batch-first.
@@ -56,7 +57,8 @@ def jacobian_norms(last_state: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         x:          (seq, d_in) one input sequence.
 
     Returns:
-        (seq,) the Frobenius norm of the Jacobian of the last state w.r.t. each input x_t.
+        (seq,) the Frobenius norm of the Jacobian
+        of the last state w.r.t. each input x_t.
     """
     J = torch.autograd.functional.jacobian(last_state, x)  # (d_hidden, seq, d_in)
     return J.pow(2).sum(dim=(0, 2)).sqrt()  # (seq,)
@@ -69,7 +71,8 @@ def jacobian_norms(last_state: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
 # generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (causal_average): edit it there, then python -m grader reference
 # fmt: off
 def causal_average(x: Tensor) -> Tensor:
-    """Average of every prefix, computed for all positions at once with one matrix product.
+    """Average of every prefix, computed for all
+    positions at once with one matrix product.
 
     out[:, t] = (x[:, 0] + ... + x[:, t]) / (t + 1)
 
@@ -80,8 +83,10 @@ def causal_average(x: Tensor) -> Tensor:
         (batch, seq, d) the running means; position t sees positions 0..t only.
     """
     seq = x.shape[1]
-    allowed = torch.ones(seq, seq, dtype=x.dtype, device=x.device).tril()  # (seq, seq): 1 where s <= t
-    weights = allowed / allowed.sum(dim=1, keepdim=True)  # (seq, seq), row t holds 1/(t+1)
+    # (seq, seq): 1 where s <= t
+    allowed = torch.ones(seq, seq, dtype=x.dtype, device=x.device).tril()
+    # (seq, seq), row t holds 1/(t+1)
+    weights = allowed / allowed.sum(dim=1, keepdim=True)
     return weights @ x  # (seq, seq) @ (batch, seq, d) -> (batch, seq, d)
 # fmt: on
 
@@ -92,7 +97,8 @@ def causal_average(x: Tensor) -> Tensor:
 # generated from solutions/01-rnn-limits/01-rnn-limits.ipynb (causal_average_sequential): edit it there, then python -m grader reference
 # fmt: off
 def causal_average_sequential(x: Tensor) -> Tensor:
-    """The same running mean as a recurrence, one step at a time (an RNN with a fixed update).
+    """The same running mean as a recurrence, one
+    step at a time (an RNN with a fixed update).
 
     m_t = m_{t-1} + (x_t - m_{t-1}) / (t + 1)
 

@@ -17,23 +17,30 @@ from torch import Tensor, nn
 # generated from solutions/02-word2vec/02-word2vec.ipynb (Vocabulary): edit it there, then python -m grader reference
 # fmt: off
 class Vocabulary:
-    """Words <-> integer ids. Ids 0 and 1 are the specials ``<pad>`` and ``<unk>``; then the words seen at
-    least ``min_count`` times, the most frequent first (ties in alphabetical order).
+    """Words <-> integer ids. Ids 0 and 1 are the specials ``<pad>`` and ``<unk>``;
+    then the words seen at least ``min_count`` times,
+    the most frequent first (ties in alphabetical order).
 
     Attributes:
         itos:   list[str], id -> word (``itos[0] == "<pad>"``, ``itos[1] == "<unk>"``).
         stoi:   dict[str, int], word -> id.
-        counts: (len(vocab),) int64 tensor, how often each word occurs in the sentences (0 for the specials).
+        counts: (len(vocab),) int64 tensor, how often each word
+                occurs in the sentences (0 for the specials).
     """
 
     PAD, UNK = "<pad>", "<unk>"
 
     def __init__(self, sentences: Iterable[list[str]], min_count: int = 1):
         frequency = Counter(word for sentence in sentences for word in sentence)
-        kept = sorted((w for w, n in frequency.items() if n >= min_count), key=lambda w: (-frequency[w], w))
+        kept = sorted(
+            (w for w, n in frequency.items() if n >= min_count),
+            key=lambda w: (-frequency[w], w),
+        )
         self.itos = [self.PAD, self.UNK] + kept
         self.stoi = {word: i for i, word in enumerate(self.itos)}
-        self.counts = torch.tensor([0, 0] + [frequency[w] for w in kept], dtype=torch.int64)
+        self.counts = torch.tensor(
+            [0, 0] + [frequency[w] for w in kept], dtype=torch.int64
+        )
 
     @property
     def pad_id(self) -> int:
@@ -82,16 +89,17 @@ def one_hot(ids: Tensor, vocab_size: int) -> Tensor:
 # generated from solutions/02-word2vec/02-word2vec.ipynb (skipgram_pairs): edit it there, then python -m grader reference
 # fmt: off
 def skipgram_pairs(sentences: list[list[int]], window: int) -> Tensor:
-    """Every (centre, context) pair of skip-gram: each word with each word at most ``window`` positions
-    away in the same sentence (never itself, never across a sentence boundary).
+    """Every (centre, context) pair of skip-gram: each word with each word at most
+    ``window`` positions away in the same sentence
+    (never itself, never across a sentence boundary).
 
     Args:
         sentences: encoded sentences, lists of ids of any lengths.
         window:    the largest distance between a centre word and a context word (>= 1).
 
     Returns:
-        (n_pairs, 2) int64 tensor, rows (centre id, context id), sentence by sentence, centre by centre,
-        contexts from left to right.
+        (n_pairs, 2) int64 tensor, rows (centre id, context id), sentence by sentence,
+        centre by centre, contexts from left to right.
     """
     pairs = []
     for sentence in sentences:
@@ -108,11 +116,15 @@ def skipgram_pairs(sentences: list[list[int]], window: int) -> Tensor:
 
 # generated from solutions/02-word2vec/02-word2vec.ipynb (cbow_windows): edit it there, then python -m grader reference
 # fmt: off
-def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[Tensor, Tensor]:
-    """The CBOW examples: each word (the centre) with the ``2 * window`` words around it.
+def cbow_windows(
+    sentences: list[list[int]], window: int, pad_id: int
+) -> tuple[Tensor, Tensor]:
+    """The CBOW examples: each word (the centre)
+    with the ``2 * window`` words around it.
 
-    Slot k of a context row holds the word at offset ``(-window, ..., -1, +1, ..., +window)[k]`` from the
-    centre, or ``pad_id`` where that offset falls outside the sentence.
+    Slot k of a context row holds the word at offset ``(-window, ..., -1, +1, ...,
+    +window)[k]`` from the centre, or ``pad_id``
+    where that offset falls outside the sentence.
 
     Args:
         sentences: encoded sentences, lists of ids of any lengths.
@@ -127,9 +139,16 @@ def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[
     contexts, centres = [], []
     for sentence in sentences:
         for i, centre in enumerate(sentence):
-            contexts.append([sentence[i + d] if 0 <= i + d < len(sentence) else pad_id for d in offsets])
+            contexts.append(
+                [
+                    sentence[i + d] if 0 <= i + d < len(sentence) else pad_id
+                    for d in offsets
+                ]
+            )
             centres.append(centre)
-    return torch.tensor(contexts, dtype=torch.int64).reshape(-1, 2 * window), torch.tensor(centres, dtype=torch.int64)
+    return torch.tensor(contexts, dtype=torch.int64).reshape(
+        -1, 2 * window
+    ), torch.tensor(centres, dtype=torch.int64)
 # fmt: on
 
 
@@ -139,14 +158,17 @@ def cbow_windows(sentences: list[list[int]], window: int, pad_id: int) -> tuple[
 # generated from solutions/02-word2vec/02-word2vec.ipynb (noise_distribution): edit it there, then python -m grader reference
 # fmt: off
 def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
-    """The distribution negatives are drawn from: the unigram distribution raised to ``power``, renormalised.
+    """The distribution negatives are drawn from: the
+    unigram distribution raised to ``power``, renormalised.
 
     Args:
         counts: (V,) how often each word occurs (int or float).
-        power:  0.75 in word2vec: frequent words are drawn less than their frequency, rare words more.
+        power:  0.75 in word2vec: frequent words are drawn
+                less than their frequency, rare words more.
 
     Returns:
-        (V,) floating-point probabilities summing to 1 (float32 for integer counts), proportional to counts ** power.
+        (V,) floating-point probabilities summing to 1 (float32
+        for integer counts), proportional to counts ** power.
     """
     weights = counts.float().pow(power)  # (V,)
     return weights / weights.sum()
@@ -159,8 +181,9 @@ def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
 # generated from solutions/02-word2vec/02-word2vec.ipynb (SkipGramNegativeSampling): edit it there, then python -m grader reference
 # fmt: off
 class SkipGramNegativeSampling(nn.Module):
-    """Skip-gram with negative sampling: a centre word's vector should score its true context words high and
-    ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low.
+    """Skip-gram with negative sampling: a centre word's vector should score its true
+    context words high and ``n_negatives`` random words
+    (drawn from ``noise_distribution(counts)``) low.
 
     loss = mean over the batch of  -log σ(u_o · v_c) - Σ_k log σ(-u_k · v_c)
 
@@ -183,17 +206,21 @@ class SkipGramNegativeSampling(nn.Module):
         self.register_buffer("noise", noise_distribution(counts))
 
     def sample_negatives(self, batch: int) -> Tensor:
-        """(batch, n_negatives) int64 ids drawn from ``self.noise`` with replacement (torch's global generator)."""
+        """(batch, n_negatives) int64 ids drawn from ``self.noise``
+        with replacement (torch's global generator)."""
         flat = torch.multinomial(self.noise, batch * self.n_negatives, replacement=True)
         return flat.view(batch, self.n_negatives)
 
-    def forward(self, centres: Tensor, contexts: Tensor, negatives: Tensor | None = None) -> Tensor:
+    def forward(
+        self, centres: Tensor, contexts: Tensor, negatives: Tensor | None = None
+    ) -> Tensor:
         """The loss of a batch of pairs.
 
         Args:
             centres:   (batch,) int64 centre word ids.
             contexts:  (batch,) int64 true context word ids.
-            negatives: (batch, n_negatives) int64 noise ids; drawn with ``sample_negatives`` when None.
+            negatives: (batch, n_negatives) int64 noise ids;
+                       drawn with ``sample_negatives`` when None.
 
         Returns:
             () the mean loss over the batch.
@@ -215,15 +242,16 @@ class SkipGramNegativeSampling(nn.Module):
 # generated from solutions/02-word2vec/02-word2vec.ipynb (CBOWNegativeSampling): edit it there, then python -m grader reference
 # fmt: off
 class CBOWNegativeSampling(SkipGramNegativeSampling):
-    """CBOW with negative sampling: the average of the context words' vectors should score the centre word high
-    and ``n_negatives`` random words (drawn from ``noise_distribution(counts)``) low. It is skip-gram's loss with
-    the centre's vector v_c replaced by that average h:
+    """CBOW with negative sampling: the average of the context words' vectors should
+    score the centre word high and ``n_negatives`` random words (drawn from
+    ``noise_distribution(counts)``) low. It is skip-gram's loss
+    with the centre's vector v_c replaced by that average h:
 
     loss = mean over the batch of  -log σ(u_o · h) - Σ_k log σ(-u_k · h)
 
-    with h = the mean of in_embed(w) over the context words w (``pad_id`` slots left out), u_o = out_embed(centre),
-    u_k = out_embed(negative k). The tables, their initialisation, the noise and ``sample_negatives`` are
-    skip-gram's.
+    with h = the mean of in_embed(w) over the context words w (``pad_id`` slots left
+    out), u_o = out_embed(centre), u_k = out_embed(negative k). The tables, their
+    initialisation, the noise and ``sample_negatives`` are skip-gram's.
 
     Attributes:
         in_embed:  nn.Embedding(V, d), the word vectors v (the product of word2vec).
@@ -232,23 +260,31 @@ class CBOWNegativeSampling(SkipGramNegativeSampling):
         pad_id:    the id of the empty context slots.
     """
 
-    def __init__(self, counts: Tensor, d_embed: int, n_negatives: int = 5, pad_id: int = 0):
+    def __init__(
+        self, counts: Tensor, d_embed: int, n_negatives: int = 5, pad_id: int = 0
+    ):
         super().__init__(counts, d_embed, n_negatives)
         self.pad_id = pad_id
 
     def context_vector(self, contexts: Tensor) -> Tensor:
-        """(batch, 2 * window) context ids -> (batch, d) the mean vector of the context words that are not padding."""
-        present = (contexts != self.pad_id).unsqueeze(-1).float()  # (batch, 2w, 1): padding does not count
+        """(batch, 2 * window) context ids -> (batch, d) the
+        mean vector of the context words that are not padding."""
+        # (batch, 2w, 1): padding does not count
+        present = (contexts != self.pad_id).unsqueeze(-1).float()
         summed = (self.in_embed(contexts) * present).sum(1)  # (batch, d)
         return summed / present.sum(1).clamp(min=1.0)  # (batch, d)
 
-    def forward(self, contexts: Tensor, centres: Tensor, negatives: Tensor | None = None) -> Tensor:
+    def forward(
+        self, contexts: Tensor, centres: Tensor, negatives: Tensor | None = None
+    ) -> Tensor:
         """The loss of a batch of windows.
 
         Args:
-            contexts:  (batch, 2 * window) int64 context ids, ``pad_id`` where a slot is empty.
+            contexts:  (batch, 2 * window) int64 context
+                       ids, ``pad_id`` where a slot is empty.
             centres:   (batch,) int64 centre word ids, the words to predict.
-            negatives: (batch, n_negatives) int64 noise ids; drawn with ``sample_negatives`` when None.
+            negatives: (batch, n_negatives) int64 noise ids;
+                       drawn with ``sample_negatives`` when None.
 
         Returns:
             () the mean loss over the batch.
@@ -317,7 +353,8 @@ def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
 # generated from solutions/02-word2vec/02-word2vec.ipynb (nearest_neighbours): edit it there, then python -m grader reference
 # fmt: off
 def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
-    """The ``k`` words most similar (cosine) to each query word, the query itself excluded.
+    """The ``k`` words most similar (cosine) to
+    each query word, the query itself excluded.
 
     Args:
         embeddings: (V, d) one vector per word.
@@ -328,7 +365,8 @@ def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
         (n, k) int64 ids, the most similar first.
     """
     similarity = cosine_similarity_matrix(embeddings[ids], embeddings)  # (n, V)
-    similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")  # never the word itself
+    # never the word itself
+    similarity[torch.arange(len(ids), device=ids.device), ids] = float("-inf")
     return similarity.topk(k, dim=-1).indices
 # fmt: on
 
@@ -339,8 +377,8 @@ def nearest_neighbours(embeddings: Tensor, ids: Tensor, k: int) -> Tensor:
 # generated from solutions/02-word2vec/02-word2vec.ipynb (analogy): edit it there, then python -m grader reference
 # fmt: off
 def analogy(embeddings: Tensor, a: Tensor, b: Tensor, c: Tensor, k: int = 1) -> Tensor:
-    """Answer "a - b + c = ?": the ``k`` words whose vectors are most similar (cosine) to
-    ê_a - ê_b + ê_c (ê: the unit-length vectors), never a, b or c themselves.
+    """Answer "a - b + c = ?": the ``k`` words whose vectors are most similar (cosine)
+    to ê_a - ê_b + ê_c (ê: the unit-length vectors), never a, b or c themselves.
 
     Args:
         embeddings: (V, d) one vector per word.
