@@ -248,7 +248,7 @@ def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
     Raises CourseError naming the cell when a cell fails.
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = read_notebook(source)
     grading = os.environ.pop("NBGRADER_EXECUTION", None)  # the website shows the full experiments
@@ -258,6 +258,10 @@ def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
         ).execute()
     except CellTimeoutError:
         raise CourseError(f"{source}: a cell ran longer than {timeout} s") from None
+    except (DeadKernelError, AssertionError) as error:  # nbclient asserts when the kernel dies as it starts
+        died = max((i for i, c in enumerate(nb.cells) if c.get("execution_count")), default=None)
+        where = "as it started" if died is None else f"in cell {died}"
+        raise CourseError(f"{source}: the kernel died {where} ({error or 'no reason given'})") from None
     except CellExecutionError as error:
         failing = next(
             (i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))),

@@ -133,6 +133,17 @@ def test_a_failing_notebook_stops_the_build_naming_the_cell(tmp_path):
         execute(path)
 
 
+def test_a_notebook_whose_kernel_dies_stops_the_build_with_one_line(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("import os; os._exit(1)")]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "dies.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(CourseError, match=r"dies.ipynb: the kernel died in cell 1 "):
+        execute(path, timeout=60)
+
+
 def test_instructor_edition_shows_solutions_folded_and_student_pages_come_back():
     """`make book-instructor`, as README.md and book/instructor-guide.md write it, from the repository's root."""
     from grader.website import PAGES
