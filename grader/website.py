@@ -252,15 +252,19 @@ def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
 
     nb = read_notebook(source)
     grading = os.environ.pop("NBGRADER_EXECUTION", None)  # the website shows the full experiments
+    started: list[int] = []  # the index of each cell as it starts: the last is the one a dead kernel was running
     try:
         NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}}
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(source.parent)}},
+            on_cell_execute=lambda cell, cell_index: started.append(cell_index),
         ).execute()
     except CellTimeoutError:
         raise CourseError(f"{source}: a cell ran longer than {timeout} s") from None
     except (DeadKernelError, AssertionError) as error:  # nbclient asserts when the kernel dies as it starts
-        died = max((i for i, c in enumerate(nb.cells) if c.get("execution_count")), default=None)
-        where = "as it started" if died is None else f"in cell {died}"
+        where = f"in cell {started[-1]}" if started else "as it started"
         raise CourseError(f"{source}: the kernel died {where} ({error or 'no reason given'})") from None
     except CellExecutionError as error:
         failing = next(
