@@ -66,11 +66,16 @@ book-instructor: install
 chapters: install
 	$(PY) -m grader chapters
 
+# The tests run on every CPU (pytest-xdist), in the groups tests/conftest.py gives them: PYTEST_WORKERS=1 runs them
+# one at a time (a plain `python -m pytest` does too).
+PYTEST_WORKERS ?= logical
+PYTEST := $(PY) -m pytest --numprocesses $(PYTEST_WORKERS) --dist loadgroup
+
 test: install
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: install
 	$(PY) -m benchmarks.speed

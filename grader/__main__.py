@@ -166,8 +166,9 @@ def _chapters(args) -> int:
         return 0
     for path in manifest.write():
         print(f"wrote {path.name} from grader/chapters.toml")
-    for path in generate_student_editions(chapters):
-        print(f"wrote {path.relative_to(path.parents[1])}/")
+    for path, changed in generate_student_editions(chapters):
+        where = f"{path.relative_to(path.parents[1])}/"
+        print(f"{where}: {changed} file{'s' * (changed != 1)} written" if changed else f"{where}: up to date")
     return 0
 
 

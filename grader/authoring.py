@@ -11,8 +11,11 @@ from __future__ import annotations
 import ast
 import filecmp
 import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -250,32 +253,70 @@ def generate(chapter: str, course_root: Path, db_url: str | None = None) -> Path
     return release
 
 
-def generate_student_editions(chapters: list[str]) -> list[Path]:
-    """Strip and check the sources, then regenerate chapters/<chapter>/ for each chapter."""
+@contextmanager
+def _fresh_editions(chapters: list[str]) -> Iterator[Iterator[tuple[str, Path]]]:
+    """Each chapter's student edition generated afresh in a scratch course: (chapter, its release folder)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        course = Path(scratch)
+
+        def editions() -> Iterator[tuple[str, Path]]:
+            for chapter in chapters:
+                shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
+                yield chapter, generate(chapter, course, f"sqlite:///{course / 'gradebook.db'}")
+
+        yield editions()
+
+
+def generate_student_editions(chapters: list[str]) -> list[tuple[Path, int]]:
+    """Strip and check the sources, then bring chapters/<chapter>/ up to date for each chapter: (the folder, how
+    many of its files changed).
+
+    Each edition is generated in a scratch course and only the files that differ are replaced, each in one step
+    (os.replace), so that a notebook open in Jupyter, or read by a test, while this runs is never missing or half
+    written, and an up-to-date edition is not touched."""
     for chapter in chapters:
         strip_outputs(source_notebook(chapter))
     check_sources(chapters)
-    return [generate(chapter, ROOT) for chapter in chapters]
+    updated = []
+    with _fresh_editions(chapters) as editions:
+        for chapter, fresh in editions:
+            updated.append((CHAPTERS / chapter, _replace_changed(fresh, CHAPTERS / chapter)))
+    return updated
 
 
 def out_of_sync(chapters: list[str]) -> list[str]:
     """The chapters whose committed student edition differs from a fresh generation (file by file)."""
     check_sources(chapters)
-    stale = []
-    with tempfile.TemporaryDirectory() as scratch:
-        course = Path(scratch)
-        for chapter in chapters:
-            shutil.copytree(SOLUTIONS / chapter, course / "solutions" / chapter)
-            fresh = generate(chapter, course, f"sqlite:///{course / 'gradebook.db'}")
-            committed = CHAPTERS / chapter
-            if not committed.is_dir() or _differs(fresh, committed):
-                stale.append(chapter)
-    return stale
+    with _fresh_editions(chapters) as editions:
+        return [chapter for chapter, fresh in editions if _differs(fresh, CHAPTERS / chapter)]
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _replace_changed(fresh: Path, target: Path) -> int:
+    """Make ``target`` hold exactly ``fresh``'s files, replacing only those that differ; how many changed."""
+    new, old = _files(fresh), _files(target)
+    changed = 0
+    for name in new:
+        if name in old and filecmp.cmp(fresh / name, target / name, shallow=False):
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        staged = (target / name).with_name(f".{name.name}.new")
+        shutil.copyfile(fresh / name, staged)
+        os.replace(staged, target / name)
+        changed += 1
+    for name in set(old) - set(new):
+        (target / name).unlink()
+        changed += 1
+    return changed
 
 
 def _differs(a: Path, b: Path) -> bool:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files_a, files_b = _files(a), _files(b)
     if files_a != files_b:
         return True
     return any(not filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)

@@ -46,12 +46,35 @@ SLOW_TESTS = {  # and these, each a notebook graded end to end or a training run
 }
 
 
+# `make test` runs the tests on every core (pytest-xdist: `-n auto --dist loadgroup`). The tests of one group run
+# on one worker, one after another:
+# - "site": the website's build (the `site` fixture, `make book`) and every test that reads it, executes the solutions
+#   (tests/test_solutions.py reads the build's execution cache) or writes the site's pages (`make book-instructor`,
+#   `python -m grader website`);
+# - a module with a module-scoped fixture is its own group, so its expensive set-up runs once, not on each worker.
+SITE_GROUP_MODULES = {"test_website", "test_browser", "test_solutions"}
+SITE_GROUP_COMMANDS = {"python -m grader website"}  # tests/test_docs_commands.py's commands that write the site's pages
+
+
+def xdist_group(item) -> str | None:
+    module = item.module.__name__.rsplit(".", 1)[-1]
+    command = getattr(item, "callspec", None) and item.callspec.params.get("command")
+    if module in SITE_GROUP_MODULES or "site" in item.fixturenames or command in SITE_GROUP_COMMANDS:
+        return "site"
+    # (pytest has no public API for the scopes of a test's fixtures: _fixtureinfo is read, pytest being pinned)
+    scopes = {definitions[-1].scope for definitions in item._fixtureinfo.name2fixturedefs.values()}
+    return module if scopes & {"module", "package", "class"} else None
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
         slow_module = module in SLOW_MODULES or any(module.startswith(name + "_") for name in SLOW_MODULES)
         if slow_module or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+        group = xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 # The repository the test site's buttons point at: the placeholder README.md's command spells out

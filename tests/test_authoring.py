@@ -219,3 +219,27 @@ def test_a_new_gradebook_gets_the_schema_version_nbgrader_itself_would_write(tmp
     generate("05-positions", course, f"sqlite:///{tmp_path / 'gradebook.db'}")
     with sqlite3.connect(tmp_path / "gradebook.db") as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(nbgraders_own,)]
+
+
+def test_make_chapters_replaces_only_the_files_that_changed_each_in_one_step(tmp_path):
+    """`make chapters` runs while a learner has the notebook open and, under `make test`, while other tests read
+    chapters/: an up-to-date file is left as it is (same inode, same time), a changed one is replaced whole, a
+    file the fresh edition no longer has goes."""
+    from grader.authoring import _replace_changed
+
+    fresh, target = tmp_path / "fresh", tmp_path / "chapters"
+    for folder in (fresh, target):
+        (folder / "data").mkdir(parents=True)
+    (fresh / "a.ipynb").write_text("same")
+    (target / "a.ipynb").write_text("same")
+    (fresh / "data" / "b.txt").write_text("new")
+    (target / "data" / "b.txt").write_text("old")
+    (target / "gone.ipynb").write_text("stale")
+    (fresh / "c.ipynb").write_text("added")
+    untouched = (target / "a.ipynb").stat()
+    assert _replace_changed(fresh, target) == 3
+    assert (target / "a.ipynb").stat().st_ino == untouched.st_ino
+    assert (target / "a.ipynb").stat().st_mtime_ns == untouched.st_mtime_ns
+    assert (target / "data" / "b.txt").read_text() == "new" and (target / "c.ipynb").read_text() == "added"
+    assert sorted(p.name for p in target.rglob("*") if p.is_file()) == ["a.ipynb", "b.txt", "c.ipynb"]
+    assert _replace_changed(fresh, target) == 0
