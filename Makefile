@@ -69,7 +69,7 @@ chapters: install
 # The tests run on every CPU (pytest-xdist), in the groups tests/conftest.py gives them: PYTEST_WORKERS=1 runs them
 # one at a time (a plain `python -m pytest` does too).
 PYTEST_WORKERS ?= logical
-PYTEST := $(PY) -m pytest --numprocesses $(PYTEST_WORKERS) --dist loadgroup
+PYTEST := $(PY) -m pytest --numprocesses $(PYTEST_WORKERS)
 
 test: install
 	$(PYTEST)

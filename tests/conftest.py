@@ -46,35 +46,53 @@ SLOW_TESTS = {  # and these, each a notebook graded end to end or a training run
 }
 
 
-# `make test` runs the tests on every core (pytest-xdist: `-n auto --dist loadgroup`). The tests of one group run
-# on one worker, one after another:
+# `make test` runs the tests on every CPU (pytest-xdist, `--numprocesses logical`). pytest-xdist hands a worker one
+# group at a time, and the tests of a group run on that worker one after another (CourseScheduling below):
 # - "site": the website's build (the `site` fixture, `make book`) and every test that reads it, executes the solutions
 #   (tests/test_solutions.py reads the build's execution cache) or writes the site's pages (`make book-instructor`,
-#   `python -m grader website`);
-# - a module with a module-scoped fixture is its own group, so its expensive set-up runs once, not on each worker.
-SITE_GROUP_MODULES = {"test_website", "test_browser", "test_solutions"}
-SITE_GROUP_COMMANDS = {"python -m grader website"}  # tests/test_docs_commands.py's commands that write the site's pages
+#   `python -m grader website`). It is scheduled first: it is the longest;
+# - every other module is a group, so a module-scoped set-up (a class graded in the sandbox) runs once.
+# (pytest-xdist's own `--dist loadgroup` cannot be used: under pytest 9.2 its marks are silently ignored,
+# pytest-dev/pytest-xdist#1386.)
+SITE_FILES = {"tests/test_website.py", "tests/test_browser.py", "tests/test_solutions.py"}
+SITE_TESTS = {"tests/test_docs_commands.py::test_the_docs_command_works_as_written[python -m grader website]"}
 
 
-def xdist_group(item) -> str | None:
-    module = item.module.__name__.rsplit(".", 1)[-1]
-    command = getattr(item, "callspec", None) and item.callspec.params.get("command")
-    if module in SITE_GROUP_MODULES or "site" in item.fixturenames or command in SITE_GROUP_COMMANDS:
-        return "site"
-    # (pytest has no public API for the scopes of a test's fixtures: _fixtureinfo is read, pytest being pinned)
-    scopes = {definitions[-1].scope for definitions in item._fixtureinfo.name2fixturedefs.values()}
-    return module if scopes & {"module", "package", "class"} else None
+def worker_group(nodeid: str) -> str:
+    """The group of a test, from its id alone (all a scheduler sees): "site", or its module's file."""
+    module = nodeid.split("::", 1)[0]
+    return "site" if module in SITE_FILES or nodeid in SITE_TESTS else module
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") not in ("load", "loadscope"):
+        return None  # a scheduling asked for by name (`--dist each`, ...) is pytest-xdist's
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        """pytest-xdist's scheduling by scope, with worker_group's groups as the scopes, in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    config.option.loadscopereorder = False  # the order of collection: the site first
+    return CourseScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
+    misplaced = [item.nodeid for item in items if "site" in item.fixturenames and worker_group(item.nodeid) != "site"]
+    if misplaced:
+        raise pytest.UsageError(
+            "these tests read the website but are not in tests/conftest.py's site group (SITE_FILES, SITE_TESTS), "
+            "so another worker would build it again, at the same time: " + ", ".join(misplaced)
+        )
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
         slow_module = module in SLOW_MODULES or any(module.startswith(name + "_") for name in SLOW_MODULES)
         if slow_module or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-        group = xdist_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: worker_group(item.nodeid) != "site")  # (a stable sort: the rest keep their order)
 
 
 # The repository the test site's buttons point at: the placeholder README.md's command spells out
