@@ -285,7 +285,12 @@ def _timed_execute(source: Path) -> tuple[nbformat.NotebookNode, float]:
 
 
 def _threads(source: Path) -> int:
-    """The CPU threads a notebook's setup asks for (``set_threads(N)``; 1 when it does not say)."""
+    """The CPU threads a notebook will use: $TINYFORMER_THREADS when set (set_threads obeys it), else what its
+    setup asks for (``set_threads(N)``; 1 when it does not say)."""
+    from tinyformer.runtime import THREADS_VARIABLE
+
+    if os.environ.get(THREADS_VARIABLE, "").isdigit():
+        return int(os.environ[THREADS_VARIABLE])
     match = re.search(r"set_threads\((\d+)\)", source.read_text(encoding="utf-8"))
     return int(match[1]) if match else 1
 

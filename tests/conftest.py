@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +65,18 @@ def worker_group(nodeid: str) -> str:
     return "site" if module in SITE_FILES or nodeid in SITE_TESTS else module
 
 
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A worker has one core's share: torch (here, and in the notebooks and commands the tests start) runs on
+        # one thread. Two threads on a core that another worker also uses wait for each other at every parallel
+        # step (the capstone's 64 s on 2 idle cores took over 9 minutes beside the other worker). Every
+        # notebook's claims hold on 1 thread and on 2 (`make experiments`); a test that runs 2 says so.
+        os.environ["OMP_NUM_THREADS"] = os.environ["TINYFORMER_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") not in ("load", "loadscope"):
@@ -93,6 +106,18 @@ def pytest_collection_modifyitems(config, items):
         if slow_module or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: worker_group(item.nodeid) != "site")  # (a stable sort: the rest keep their order)
+
+
+SCREENSHOT_FOLDERS: set[str] = set()  # tests/test_browser.py's, from the reports of the tests that saved some
+
+
+def pytest_runtest_logreport(report):  # (under pytest-xdist, called in the main process with each worker's reports)
+    SCREENSHOT_FOLDERS.update(value for name, value in report.user_properties if name == "screenshots")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for folder in sorted(SCREENSHOT_FOLDERS):
+        terminalreporter.write_line(f"screenshots of the website: {folder}")
 
 
 # The repository the test site's buttons point at: the placeholder README.md's command spells out

@@ -3,7 +3,8 @@
 font or widget manager fails the test, and is not fetched), no console error, maths typeset by MathJax and
 no raw TeX left in the text, every image loaded with a size, no error shown, no solution. A screenshot of
 each page is saved for review in pytest's temporary folder, screenshots/ under its base (printed in the run's
-summary; `pytest --basetemp=DIR` puts it in DIR/screenshots/)."""
+summary; `pytest --basetemp=DIR` puts it in DIR/screenshots/, or in DIR/popen-gwN/screenshots/ when run on
+`make test`'s workers)."""
 
 import contextlib
 import functools
@@ -98,12 +99,18 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def screenshots(tmp_path_factory, request):
-    """Where the screenshots go: <pytest's base temporary folder>/screenshots/, named in the run's summary."""
+def screenshot_folder(tmp_path_factory):
     folder = tmp_path_factory.getbasetemp() / "screenshots"
     folder.mkdir(exist_ok=True)
-    request.config.add_cleanup(lambda: print(f"\nscreenshots of the website: {folder}"))
     return folder
+
+
+@pytest.fixture
+def screenshots(screenshot_folder, record_property):
+    """Where the screenshots go: <pytest's base temporary folder>/screenshots/. The test's report carries it, and
+    tests/conftest.py names it in the run's summary, from whichever worker ran the test."""
+    record_property("screenshots", str(screenshot_folder))
+    return screenshot_folder
 
 
 def pages(site):
