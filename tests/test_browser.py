@@ -31,6 +31,10 @@ ARGS = [
     "--disable-sync",
 ]
 LOCAL = ("file:", "data:", "blob:", "about:")  # what a page may load: its own files, inline data
+# How long a page may take to load, settle and typeset: generous, because under `make test` the browser shares two
+# cores with another worker's grading kernels (one first page took over 30 s to settle there). A page that never
+# settles, or never typesets, still fails: after this long, not sooner.
+PATIENCE_MS = 180_000
 # TeX that MathJax did not typeset, in a page's text outside code and typeset maths
 RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]{}]|\$[^$\n]+\$|[_^]\{[^}\n]*\}")
 # the page's visible text without typeset maths and code (where TeX and dollars are what they are)
@@ -61,6 +65,7 @@ class Visit:
 
 def open_offline(browser, url: str, local: tuple[str, ...] = LOCAL) -> Visit:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(PATIENCE_MS)
     visit = Visit(context.new_page())
 
     def refuse_outside(route):
@@ -131,7 +136,9 @@ def test_every_page_renders_as_a_reader_sees_it(site, browser, screenshots):
         page = visit.page
         name = str(path.relative_to(site))
         if page.evaluate("() => document.querySelector('.math') !== null"):
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30000)
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=PATIENCE_MS
+            )
             page.evaluate("() => MathJax.startup.promise")
             typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
             assert typeset > 0, f"{name}: maths on the page, but MathJax typeset none of it"
@@ -214,7 +221,9 @@ def test_the_chinese_site_shows_chinese_glyphs_and_every_page_switches_to_its_ot
     # website is (from file:// the browser refuses the page fetches that show each result's summary)
     with served(site) as base:
         visit = open_offline(browser, f"{base}/zh/search.html?q=%E6%B3%A8%E6%84%8F%E5%8A%9B", LOCAL + (base,))  # 注意力
-        visit.page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0", timeout=30000)
+        visit.page.wait_for_function(
+            "() => document.querySelectorAll('#search-results li').length > 0", timeout=PATIENCE_MS
+        )
         found = visit.page.evaluate("() => Array.from(document.querySelectorAll('#search-results li a'), a => a.href)")
         assert any("03-attention" in href for href in found), found
         visit.page.wait_for_load_state("networkidle")
