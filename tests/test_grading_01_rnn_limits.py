@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+import torch
+
 from grader.course import CHAPTERS
 from tests.submissions import Case, case_makers, mutate, round_trip
 
@@ -227,6 +229,61 @@ CASES = [
         "average_fused_attention",
         "    import torch.nn.functional as F\n    return F.scaled_dot_product_attention(torch.zeros_like(x), x, x, is_causal=True)\n",
         loses=(),
+    ),
+    # found by a mutation test (stop 36): a state cut from the graph, h_0 on the CPU, h_T squeezed, the mask built
+    # beside a cumsum, x's requires_grad turned on, reverse mode needed on an LSTM
+    rnn("rnn_state_detached", (STEP, STEP + ".detach()"), says="no gradient flows", loses=("test_rnn_forward_values",)),
+    rnn(
+        "rnn_h0_on_the_cpu",
+        ("x.new_zeros(batch, W_hh.shape[0])", "torch.zeros(batch, W_hh.shape[0], dtype=x.dtype)"),
+        says="another device",
+        loses=("test_rnn_forward_values",),
+    ),
+    rnn(
+        "rnn_h_T_squeezed",
+        ("return hs, h", "return hs, hs[:, -1:].squeeze()"),
+        says="h_T for x of shape (1, 1, 3) has shape (4,)",
+        loses=("test_rnn_forward_values",),
+    ),
+    average(
+        "average_cumsum_beside_the_mask",
+        "    A = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype, device=x.device).tril()\n"
+        "    return x.cumsum(1) / A.sum(1)[:, None]\n",
+        says="without a 7 x 7 weight matrix (it used cumsum)",
+        loses=("test_causal_average_batch",),
+    ),
+    average(
+        "average_loop_over_the_batch",
+        "    T = x.shape[1]\n    A = torch.tril(torch.ones(T, T, dtype=x.dtype, device=x.device))\n"
+        "    A = A / A.sum(dim=-1, keepdim=True)\n    return torch.stack([A @ x_b for x_b in x])\n",
+        loses=(),
+    ),
+    Case(
+        "jacobian_turns_on_requires_grad",
+        "jacobian_norms",
+        mutate(
+            CHAPTER,
+            "jacobian_norms",
+            (
+                "J = torch.autograd.functional.jacobian(",
+                "x.requires_grad_(True)\n    J = torch.autograd.functional.jacobian(",
+            ),
+        ),
+        ("test_jacobian_norms_values",),
+        "turned on requires_grad",
+    ),
+    # forward mode fails on torch's CPU LSTM kernel (mkldnn's), which section 3 runs; without it, it is right
+    *(
+        [
+            jacobian(
+                "jacobian_forward_mode",
+                "return torch.func.jacfwd(last_state)(x).pow(2).sum(dim=(0, 2)).sqrt()",
+                says="Use reverse mode",
+                loses=("test_jacobian_norms_values",),
+            )
+        ]
+        if torch.backends.mkldnn.is_available()
+        else []
     ),
 ]
 

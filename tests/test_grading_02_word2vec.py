@@ -729,6 +729,50 @@ CASES = [
             "unit = F.normalize(embeddings, dim=-1)",
         ),
     ),
+    # found by a mutation test (stop 36): a second pass over a generator, one fixed draw of negatives, vectors cut
+    # from the graph, the query excluded with 0, zero rows without a clamp
+    case(
+        "vocab_counted_in_a_second_pass",
+        "vocabulary",
+        VOCAB,
+        ("[0, 0] + [frequency[w] for w in kept]", "[0, 0] + [sum(s.count(w) for s in sentences) for w in kept]"),
+        says="read only once",
+    ),
+    case(
+        "sgns_own_generator",
+        "skipgram_negative_sampling",
+        SGNS,
+        (DRAW, DRAW.replace("replacement=True)", "replacement=True, generator=torch.Generator().manual_seed(0))")),
+        says="global generator",
+    ),
+    case(
+        "sgns_negatives_detached",
+        "skipgram_negative_sampling",
+        SGNS,
+        ("u_neg = self.out_embed(negatives)", "u_neg = self.out_embed(negatives).detach()"),
+        says="with respect to out_embed",
+    ),
+    case(
+        "sgns_centre_detached_for_the_negatives",
+        "skipgram_negative_sampling",
+        SGNS,
+        ("(u_neg @ v.unsqueeze(-1))", "(u_neg @ v.detach().unsqueeze(-1))"),
+        says="with respect to in_embed",
+    ),
+    case(
+        "nn_query_excluded_with_zero",
+        "cosine_similarity",
+        NN,
+        ('ids] = float("-inf")', "ids] = 0.0"),
+        says="include the word itself",
+    ),
+    case(
+        "analogy_without_a_clamp",
+        "analogy",
+        ANALOGY,
+        ("embeddings.norm(dim=-1, keepdim=True).clamp(min=1e-8)", "embeddings.norm(dim=-1, keepdim=True)"),
+        says="zero vector",
+    ),
 ]
 
 

@@ -453,6 +453,14 @@ CASES = [
             "q, k, v = (layer(x) for layer in (self.W_q, self.W_k, self.W_v))\n        return scaled_dot_product_attention(q, k, v, mask=mask)",
         ),
     ),
+    # found by a mutation test (stop 36): a softmax by exp that overflows
+    case(
+        "sdpa_softmax_by_exp",
+        "scaled_dot_product_attention",
+        ("test_scaled_dot_product_attention",),
+        ("weights = torch.softmax(scores, dim=-1)", "e = scores.exp()\n    weights = e / e.sum(-1, keepdim=True)"),
+        says="overflows",
+    ),
 ]
 
 

@@ -431,6 +431,48 @@ CASES = [
             "return 4 * d_model * inner + (3 * inner + d_model) * int(bias)",
         ),
     ),
+    # found by a mutation test (stop 36): the output cut from the graph, a query with no key to read
+    mha(
+        "mha_output_detached",
+        (RETURN, "return self.W_o(merge_heads(out)).detach(), weights"),
+        loses=("test_mha_cross_attention_and_masks", "test_mha_fast_path"),
+        says="the gradient of MultiHeadAttention",
+    ),
+    mha(
+        "mha_own_masked_softmax_nan_for_an_empty_row",
+        (
+            "out, weights = scaled_dot_product_attention(q, k, v, mask)",
+            "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)\n"
+            "            if mask is not None:\n"
+            "                scores = scores.masked_fill(~mask, float('-inf'))\n"
+            "            weights = scores.softmax(-1)\n"
+            "            out = weights @ v",
+        ),
+        loses=("test_mha_cross_attention_and_masks",),
+        says="got NaN",
+    ),
+    mha(
+        "mha_own_masked_softmax_minus_1e9",
+        (
+            "out, weights = scaled_dot_product_attention(q, k, v, mask)",
+            "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)\n"
+            "            if mask is not None:\n"
+            "                scores = scores.masked_fill(~mask, -1e9)\n"
+            "            weights = scores.softmax(-1)\n"
+            "            out = weights @ v",
+        ),
+        loses=("test_mha_cross_attention_and_masks",),
+        says="averaged all the values",
+    ),
+    mha(
+        "mha_fast_path_float_mask_minus_1e9",
+        (
+            "attn_mask=mask,",
+            "attn_mask=None if mask is None else torch.zeros(mask.shape).masked_fill(~mask, -1e9),",
+        ),
+        loses=("test_mha_fast_path",),
+        says="averaged all the values",
+    ),
 ]
 
 

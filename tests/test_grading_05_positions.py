@@ -720,4 +720,24 @@ def test_a_learner_sees_the_mistake_in_a_visible_test_and_the_experiments_stop_w
 def test_the_reference_runs_top_to_bottom_without_an_error():
     from tests import visible
 
-    assert visible.errors(visible.run(CHAPTER, {})) == []
+    assert visible.errors(
+        visible.run(CHAPTER, {})
+    ) == [  # found by a mutation test (stop 36): the rotation cut from the graph, positions in bfloat16
+        case(
+            "rope_output_detached",
+            "apply_rope",
+            ("test_apply_rope",),
+            ("return rotated.flatten(-2)", "return rotated.flatten(-2).detach()"),
+            says="the gradient of apply_rope",
+        ),
+        case(
+            "rope_positions_in_the_dtype_of_x",
+            "apply_rope",
+            ("test_apply_rope",),
+            (
+                "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)",
+                "positions = torch.arange(offset, offset + seq, device=x.device, dtype=x.dtype)",
+            ),
+            says="bfloat16 x at positions 1000-1003",
+        ),
+    ]

@@ -624,6 +624,61 @@ CASES = [
         "encoder",
         (EMBED, "x = self.embedding(tokens) * self.d_model ** 0.5\n        x = self.positions(x)"),
     ),
+    # found by a mutation test (stop 36): values right and gradients wrong (a detached variance, a sublayer or the
+    # embedding cut from the graph), torch's own layer_norm, dropout before GELU, the positions added by hand
+    case(
+        "ln_variance_detached",
+        "layer_norm",
+        LN,
+        (VAR, "var = x.var(dim=-1, keepdim=True, correction=0).detach()"),
+        says="the gradient of LayerNorm",
+    ),
+    case(
+        "ln_by_torch",
+        "layer_norm",
+        LN,
+        (NORMALISE, "return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)"),
+        says="calls torch's layer_norm",
+    ),
+    case(
+        "ff_dropout_before_the_activation",
+        "feed_forward",
+        FF,
+        (FF_FORWARD, "return self.linear2(self.activation(self.dropout(self.linear1(x))))"),
+        says="drop the activation's output",
+    ),
+    case(
+        "ff_under_no_grad",
+        "feed_forward",
+        FF,
+        (FF_FORWARD, "with torch.no_grad():\n            " + FF_FORWARD),
+        says="FeedForward(4, 8)",
+    ),
+    case(
+        "attention_output_detached_post_ln",
+        "encoder_layer",
+        POST,
+        (POST_ATTN, "x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)[0]).detach())"),
+        says="the gradient of EncoderLayer(norm_first=False)",
+    ),
+    case(
+        "embedding_under_no_grad",
+        "encoder",
+        ENC,
+        (
+            EMBED,
+            "with torch.no_grad():\n            e = self.embedding(tokens)\n"
+            "        x = self.positions(e * math.sqrt(self.d_model))",
+        ),
+        says="Encoder(norm_first=False)",
+    ),
+    case(
+        "positions_added_by_hand",
+        "encoder",
+        ENC,
+        (EMBED, "x = self.embedding(tokens) * math.sqrt(self.d_model) + self.positions.pe[: tokens.shape[1]]"),
+        says="add the positions with self.positions",
+    ),
 ]
 
 

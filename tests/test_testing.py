@@ -2,8 +2,9 @@
 
 import pytest
 import torch
+from torch import nn
 
-from tinyformer.testing import CheckFailure, check_tensor
+from tinyformer.testing import CheckFailure, check_gradients, check_tensor
 
 
 def test_equal_tensors_pass():
@@ -93,3 +94,59 @@ def test_torch_calls_sees_functions_under_any_name_and_their_shapes():
     assert "scaled_dot_product_attention" in names and "tril" in names
     assert ("tril", [(3, 3), (3, 3)]) in calls
     assert tuple(out.shape) == (2, 3, 4)
+
+
+class _Scaled(nn.Module):
+    """x -> linear(x) * 2, right or with one of the ways to get the values right and the gradients wrong."""
+
+    def __init__(self, how: str = "right"):
+        super().__init__()
+        self.linear, self.how = nn.Linear(3, 3), how
+
+    def forward(self, x):
+        if self.how == "detached":
+            return self.linear(x).detach() * 2 + x
+        if self.how == "no_grad":
+            with torch.no_grad():
+                return self.linear(x) * 2
+        if self.how == "through_data":  # the weight scaled in place for the product, then put back
+            self.linear.weight.data *= 2
+            y = self.linear(x)
+            self.linear.weight.data /= 2
+            return y + self.linear.bias
+        if self.how == "float32_inside":
+            return (self.linear(x.float()) * 2).to(x.dtype)
+        return self.linear(x) * 2
+
+
+def test_check_gradients_passes_right_gradients_also_when_computed_in_float32():
+    torch.manual_seed(0)
+    check_gradients("Scaled", _Scaled(), torch.randn(2, 3))
+    check_gradients("Scaled", _Scaled("float32_inside"), torch.randn(2, 3, dtype=torch.float64))
+    check_gradients("tanh", lambda x, k: torch.tanh(x * k), torch.randn(4), 3)  # a function, a non-tensor input
+
+
+@pytest.mark.parametrize("how", ["detached", "no_grad", "through_data"])
+def test_check_gradients_sees_values_right_and_gradients_wrong(how):
+    torch.manual_seed(0)
+    module = _Scaled(how)
+    before = {name: p.detach().clone() for name, p in module.named_parameters()}
+    with pytest.raises(CheckFailure, match=r"Scaled .*(\.detach\(\)|no_grad)"):
+        check_gradients("Scaled", module, torch.randn(2, 3))
+    after = dict(module.named_parameters())
+    assert all(torch.equal(before[n], after[n]) and after[n].grad is None for n in before), (
+        "the check must leave the module as it was"
+    )
+
+
+def test_check_gradients_names_the_parameter_whose_gradient_is_wrong():
+    class HalfDetached(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.a + x * self.b.detach()
+
+    with pytest.raises(CheckFailure, match="with respect to the parameter b is not"):
+        check_gradients("HalfDetached", HalfDetached(), torch.randn(3))

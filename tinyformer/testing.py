@@ -3,6 +3,7 @@
     check_tensor(hs, expected, "hs", hints=[(hs_with_h0, "did you include h_0 in the outputs?")])
     hs, h_T = call("rnn_forward", rnn_forward, x, W_xh, W_hh, b_h, hint="with row vectors use x_t @ W_xh.T")
     out, calls = torch_calls(causal_average, x)   # which torch functions ran, and the shapes they saw
+    check_gradients("LayerNorm", layer_norm, x)   # backpropagation against finite differences
 
 The torch functions used here are bound when this module is imported, so a notebook that later
 replaces ``torch.allclose`` or similar does not change what the checks see.
@@ -10,9 +11,13 @@ replaces ``torch.allclose`` or similar does not change what the checks see.
 
 from __future__ import annotations
 
+import re
+import sys
+import warnings as _warnings
 from collections.abc import Callable, Iterable
 
 import torch
+import torch.autograd.gradcheck  # noqa: F401 - the module (torch.autograd.gradcheck is also its function)
 from torch.overrides import TorchFunctionMode
 
 from .i18n import _, translate, translating_assertions
@@ -21,6 +26,10 @@ _Tensor = torch.Tensor
 _allclose = torch.allclose
 _isfinite = torch.isfinite
 _no_grad = torch.no_grad
+_gradcheck_module = sys.modules["torch.autograd.gradcheck"]
+_gradcheck = _gradcheck_module.gradcheck
+_GradcheckError = _gradcheck_module.GradcheckError
+_functional_call = torch.func.functional_call
 
 
 class CheckFailure(AssertionError):
@@ -95,6 +104,64 @@ def check_tensor(
             "{name} has the wrong values: at index {index} got {actual:.6g}, expected {expected:.6g} (the largest difference)."
         ).format(name=name, index=index, actual=a[index].item(), expected=e[index].item())
     )
+
+
+def check_gradients(name: str, fn: Callable, *inputs: object) -> None:
+    """Assert that backpropagation through ``fn(*inputs)`` gives the derivatives of its values, with respect to
+    every floating-point input and, when ``fn`` is an ``nn.Module``, every parameter: autograd's gradients
+    against finite differences (``torch.autograd.gradcheck``). Catches a ``.detach()``, a part computed under
+    ``torch.no_grad()`` or through ``.data``, which leave the values right and the learning wrong.
+
+    Copies of the inputs and parameters are perturbed (the module itself is left as it is), in their own dtype:
+    with a step of 1e-3 and these tolerances float32 is precise enough, and a missing or wrong gradient is off by
+    far more. ``fn`` must be deterministic (no dropout) and small (each number is perturbed once). Of a tuple,
+    the first output counts.
+    """
+    name = translate(name)
+    module = fn if isinstance(fn, torch.nn.Module) else None
+    parameters = {} if module is None else {n: p for n, p in module.named_parameters() if p.is_floating_point()}
+    slots = [i for i, x in enumerate(inputs) if type(x) is _Tensor and x.is_floating_point()]
+    labels = [_("input {index}").format(index=i + 1) for i in slots] + [
+        _("the parameter {name}").format(name=n) for n in parameters
+    ]
+    with _no_grad():
+        start = [inputs[i].detach().clone() for i in slots] + [p.detach().clone() for p in parameters.values()]
+
+    def run(*tensors):
+        args = list(inputs)
+        for i, tensor in zip(slots, tensors):
+            args[i] = tensor
+        if module is None:
+            out = fn(*args)
+        else:
+            out = _functional_call(module, dict(zip(parameters, tensors[len(slots) :])), tuple(args))
+        out = out[0] if isinstance(out, tuple) else out
+        if type(out) is not _Tensor:
+            raise CheckFailure(_("{name} should return a torch.Tensor, got {kind}.").format(name=name, kind=type(out)))
+        return out
+
+    try:
+        with _warnings.catch_warnings():  # gradcheck warns about inputs that are not float64
+            _warnings.simplefilter("ignore", UserWarning)
+            _gradcheck(run, tuple(t.requires_grad_(True) for t in start), eps=1e-3, atol=1e-3, rtol=1e-2)
+    except CheckFailure:
+        raise
+    except _GradcheckError as error:
+        found = re.search(r"with respect to input (\d+)", str(error))
+        what = labels[int(found.group(1))] if found else _("its inputs or parameters")
+        raise CheckFailure(
+            _(
+                "the gradient of {name} with respect to {what} is not the derivative of its values: did you "
+                ".detach() a tensor, compute a part under torch.no_grad(), or go through .data?"
+            ).format(name=name, what=what)
+        ) from None
+    except Exception as error:  # noqa: BLE001 - the learner's code may raise anything, on the way back too
+        raise CheckFailure(
+            _(
+                "{name} gives no gradient to backpropagate ({kind}: {error}): did you .detach() a tensor or "
+                "compute it under torch.no_grad()?"
+            ).format(name=name, kind=type(error).__name__, error=error)
+        ) from None
 
 
 def _dtype_hint(actual: torch.dtype, expected: torch.dtype) -> str:
