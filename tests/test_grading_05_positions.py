@@ -649,6 +649,24 @@ CASES = [
             "out = torch.empty_like(x)\n    out[..., 0::2] = x_even * cos - x_odd * sin\n    out[..., 1::2] = x_even * sin + x_odd * cos\n    return out",
         ),
     ),
+    # found by a mutation test (stop 36): the rotation cut from the graph, positions in bfloat16
+    case(
+        "rope_output_detached",
+        "apply_rope",
+        ("test_apply_rope",),
+        ("return rotated.flatten(-2)", "return rotated.flatten(-2).detach()"),
+        says="the gradient of apply_rope",
+    ),
+    case(
+        "rope_positions_in_the_dtype_of_x",
+        "apply_rope",
+        ("test_apply_rope",),
+        (
+            "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)",
+            "positions = torch.arange(offset, offset + seq, device=x.device, dtype=x.dtype)",
+        ),
+        says="bfloat16 x at positions 1000-1003",
+    ),
 ]
 
 
@@ -720,24 +738,4 @@ def test_a_learner_sees_the_mistake_in_a_visible_test_and_the_experiments_stop_w
 def test_the_reference_runs_top_to_bottom_without_an_error():
     from tests import visible
 
-    assert visible.errors(
-        visible.run(CHAPTER, {})
-    ) == [  # found by a mutation test (stop 36): the rotation cut from the graph, positions in bfloat16
-        case(
-            "rope_output_detached",
-            "apply_rope",
-            ("test_apply_rope",),
-            ("return rotated.flatten(-2)", "return rotated.flatten(-2).detach()"),
-            says="the gradient of apply_rope",
-        ),
-        case(
-            "rope_positions_in_the_dtype_of_x",
-            "apply_rope",
-            ("test_apply_rope",),
-            (
-                "positions = torch.arange(offset, offset + seq, device=x.device, dtype=torch.float32)",
-                "positions = torch.arange(offset, offset + seq, device=x.device, dtype=x.dtype)",
-            ),
-            says="bfloat16 x at positions 1000-1003",
-        ),
-    ]
+    assert visible.errors(visible.run(CHAPTER, {})) == []

@@ -907,6 +907,58 @@ CASES = [
             "torch.log(\n                model(src.expand(n, -1), tokens)[:, -1].softmax(dim=-1)\n            )",
         ),
     ),
+    # found by a mutation test (stop 36): a mask table of a fixed size, a softmax by exp, the memory or the residual
+    # cut from the graph, padding id 0 written in, decode encoding the source again
+    case(
+        "causal_mask_from_a_fixed_table",
+        "causal_mask",
+        CAUSAL,
+        (
+            "return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()",
+            "return torch.ones(16, 16, dtype=torch.bool, device=device).tril()[:seq_len, :seq_len]",
+        ),
+        says="causal_mask(40)",
+    ),
+    case(
+        "masked_softmax_by_exp",
+        "masked_softmax",
+        SOFTMAX,
+        (
+            'return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)',
+            "e = scores.exp() * mask\n    return e / e.sum(dim=-1, keepdim=True)",
+        ),
+        says="overflows",
+    ),
+    case(
+        "memory_detached",
+        "decoder_layer",
+        LAYER,
+        ("if self.norm_first:", "memory = memory.detach()\n        if self.norm_first:"),
+        says="the gradient of DecoderLayer",
+    ),
+    case(
+        "residual_detached_post_ln",
+        "decoder_layer",
+        LAYER,
+        (POST_SELF, "x = self.norm1(x.detach() + self.dropout1(self.self_attn(x, mask=self_mask)[0]))"),
+        says="the gradient of DecoderLayer(norm_first=False)",
+    ),
+    case(
+        "padding_id_zero_written_in",
+        "transformer",
+        MODEL,
+        ("return self.encoder(src, padding_mask(src, self.pad_id))", "return self.encoder(src, padding_mask(src, 0))"),
+        ("self_mask, padding_mask(src, self.pad_id))", "self_mask, padding_mask(src, 0))"),
+        ("tgt_in, self.pad_id\n", "tgt_in, 0\n"),
+        says="here 3",
+    ),
+    case(
+        "decode_encodes_the_source_again",
+        "transformer",
+        MODEL,
+        ("hidden = self.decoder(tgt_in, memory,", "hidden = self.decoder(tgt_in, self.encode(src),"),
+        says="read the memory it is given",
+    ),
 ]
 
 

@@ -846,6 +846,47 @@ CASES = [
             "(\n        (config.vocab_size + config.max_len) * d\n        + config.n_layers * (4 * d * d + 2 * d * f + 9 * d + f)\n        + 2 * d\n    )",
         ),
     ),
+    # found by a mutation test (stop 36): specials found by size, random tokens short of the vocabulary, one top-k
+    # threshold for the batch, exp() of large logits, a cache when use_cache=False
+    case(
+        "specials_by_size",
+        "mask_tokens",
+        MASKING,
+        (
+            "special = torch.isin(tokens, torch.tensor(list(special_ids), device=tokens.device))",
+            "special = tokens <= max(special_ids)",
+        ),
+        says="by their ids",
+    ),
+    case(
+        "random_tokens_miss_the_last_id",
+        "mask_tokens",
+        MASKING,
+        ("torch.randint(vocab_size, tokens.shape", "torch.randint(vocab_size - 1, tokens.shape"),
+        says="never include 0 or 9",
+    ),
+    case(
+        "top_k_threshold_for_the_whole_batch",
+        "generate",
+        GEN,
+        (KTH, KTH.replace(":, -1:\n                    ]", ":, -1:\n                    ].min()")),
+        says="per row",
+    ),
+    case(
+        "sampling_from_exp_of_the_logits",
+        "generate",
+        GEN,
+        ("logits.softmax(dim=-1), 1, generator=generator", "logits.exp(), 1, generator=generator"),
+        says="not exp()",
+    ),
+    case(
+        "a_cache_without_use_cache",
+        "generate",
+        GEN,
+        ("cache = KVCache(len(model.layers)) if use_cache else None", "cache = KVCache(len(model.layers))"),
+        (NEXT_LOGITS, "logits = model(next_token, cache)[:, -1]"),
+        says="without a cache",
+    ),
 ]
 
 
