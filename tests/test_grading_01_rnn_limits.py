@@ -285,6 +285,23 @@ CASES = [
         if torch.backends.mkldnn.is_available()
         else []
     ),
+    Case(
+        "rnn_by_torchs_kernel",
+        "rnn_forward",
+        "def rnn_forward(x, W_xh, W_hh, b_h, h0=None):\n"
+        "    h = x.new_zeros(1, x.shape[0], W_hh.shape[0]) if h0 is None else h0[None]\n"
+        "    hs, h_n = torch.rnn_tanh(x, h, [W_xh, W_hh, b_h, torch.zeros_like(b_h)], True, 1, 0.0, False, False, True)\n"
+        "    return hs, h_n[0]\n",
+        ("test_rnn_forward_values",),
+        "calls torch's own RNN (rnn_tanh)",
+    ),
+    average(
+        "average_returns_x_itself_for_one_step",
+        "    T = x.shape[1]\n    if T == 1:\n        return x\n"
+        "    A = torch.ones(T, T, dtype=x.dtype, device=x.device).tril()\n    return (A / A.sum(1, keepdim=True)) @ x\n",
+        says="returned x itself",
+        loses=("test_causal_average_batch",),
+    ),
 ]
 
 

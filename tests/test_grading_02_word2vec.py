@@ -773,6 +773,37 @@ CASES = [
         ("embeddings.norm(dim=-1, keepdim=True).clamp(min=1e-8)", "embeddings.norm(dim=-1, keepdim=True)"),
         says="zero vector",
     ),
+    case(
+        "vocab_encode_lowercases",
+        "vocabulary",
+        VOCAB,
+        ("self.stoi.get(word, self.unk_id)", "self.stoi.get(word.lower(), self.unk_id)"),
+        says="no .lower()",
+    ),
+    case(
+        "sgns_one_set_of_negatives_for_the_batch",
+        "skipgram_negative_sampling",
+        SGNS,
+        (
+            "negatives = self.sample_negatives(centres.shape[0])",
+            "negatives = self.sample_negatives(1).expand(centres.shape[0], -1)",
+        ),
+        says="for each pair",
+    ),
+    case(
+        "cosine_eps_ignored",
+        "cosine_similarity",
+        COSINE,
+        (UNITS, UNITS.replace("clamp(min=eps)", "clamp(min=1e-8)")),
+        says="use the eps argument",
+    ),
+    case(
+        "nn_query_excluded_with_minus_one",
+        "cosine_similarity",
+        NN,
+        ('ids] = float("-inf")', "ids] = -1.0"),
+        says="ties with them",
+    ),
 ]
 
 

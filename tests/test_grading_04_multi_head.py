@@ -473,6 +473,12 @@ CASES = [
         loses=("test_mha_fast_path",),
         says="averaged all the values",
     ),
+    mha(
+        "mha_slow_path_weights_only_when_asked",
+        (RETURN, "return self.W_o(merge_heads(out)), weights if need_weights else None"),
+        loses=("test_mha_cross_attention_and_masks",),
+        says="also without need_weights",
+    ),
 ]
 
 
