@@ -13,6 +13,7 @@ import yaml
 from tests.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+TEST_WORKFLOW = ROOT / ".github" / "workflows" / "test.yml"
 
 
 def schema_errors(schema: str, *files) -> str:
@@ -47,7 +48,7 @@ def test_every_job_has_a_time_limit(workflow):
 
 def test_the_checks_can_fail(tmp_path):
     """The test workflow with `runs-on` misspelt fails the schema, and without its time limit fails the other."""
-    text = (ROOT / ".github" / "workflows" / "test.yml").read_text()
+    text = TEST_WORKFLOW.read_text()
     misspelt = tmp_path / "misspelt.yml"
     misspelt.write_text(text.replace("runs-on:", "run-on:", 1))
     assert "run-on" in schema_errors("vendor.github-workflows", misspelt)
@@ -59,12 +60,12 @@ def test_the_checks_can_fail(tmp_path):
 def test_the_test_workflow_runs_what_the_course_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M) and re.search(r"^export CI=true\b", ci, re.M), ci
-    runs = [step for step in steps(ROOT / ".github" / "workflows" / "test.yml") if step.get("run") == "make test"]
+    runs = [step for step in steps(TEST_WORKFLOW) if step.get("run") == "make test"]
     assert runs, "test.yml has no step that runs `make test`, the command .ci/run runs"
     assert str(runs[0].get("env", {}).get("CI")).lower() == "true", (
         "test.yml runs `make test` without CI=true: a missing sandbox or browser would skip its tests, not fail them"
     )
-    on = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())[True]  # YAML 1.1 reads `on:` as True
+    on = yaml.safe_load(TEST_WORKFLOW.read_text())[True]  # YAML 1.1 reads `on:` as True
     assert "pull_request" in on, "the tests must run on every pull request"
 
 

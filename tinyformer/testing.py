@@ -12,12 +12,12 @@ replaces ``torch.allclose`` or similar does not change what the checks see.
 from __future__ import annotations
 
 import re
-import sys
 import warnings as _warnings
 from collections.abc import Callable, Iterable
 
 import torch
-import torch.autograd.gradcheck  # noqa: F401 - the module (torch.autograd.gradcheck is also its function)
+from torch.autograd.gradcheck import GradcheckError as _GradcheckError
+from torch.autograd.gradcheck import gradcheck as _gradcheck
 from torch.overrides import TorchFunctionMode
 
 from .i18n import _, translate, translating_assertions
@@ -26,9 +26,6 @@ _Tensor = torch.Tensor
 _allclose = torch.allclose
 _isfinite = torch.isfinite
 _no_grad = torch.no_grad
-_gradcheck_module = sys.modules["torch.autograd.gradcheck"]
-_gradcheck = _gradcheck_module.gradcheck
-_GradcheckError = _gradcheck_module.GradcheckError
 _functional_call = torch.func.functional_call
 
 
@@ -124,8 +121,7 @@ def check_gradients(name: str, fn: Callable, *inputs: object) -> None:
     labels = [_("input {index}").format(index=i + 1) for i in slots] + [
         _("the parameter {name}").format(name=n) for n in parameters
     ]
-    with _no_grad():
-        start = [inputs[i].detach().clone() for i in slots] + [p.detach().clone() for p in parameters.values()]
+    start = [inputs[i].detach().clone() for i in slots] + [p.detach().clone() for p in parameters.values()]
 
     def run(*tensors):
         args = list(inputs)
