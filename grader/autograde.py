@@ -31,6 +31,7 @@ from tinyformer.i18n import N_, gettext
 
 from .authoring import generate, is_test_cell, nbgrader_log, read_notebook
 from .course import ROOT, SOLUTIONS, UNGRADED, CourseError, graded_chapter_ids, nbgrader_config, source_notebook
+from .kernel_start import StartedAgainIfItDies
 from .sandbox import Limits, guarded_kernel_argv, install_kernel, write_kernelspec
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -159,7 +160,7 @@ def _guarded_execute(deadline: float | None = None):
     from nbgrader.preprocessors import Execute
     from traitlets import default
 
-    class GuardedExecute(Execute):
+    class GuardedExecute(StartedAgainIfItDies, Execute):
         @default("shutdown_kernel")
         def _kill_the_kernel_when_done(self):
             # not asked to quit and waited for (1.4 s a submission): nothing of the kernel is kept, the sandbox ends with it

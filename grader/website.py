@@ -250,11 +250,16 @@ def execute(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from .kernel_start import StartedAgainIfItDies
+
+    class Client(StartedAgainIfItDies, NotebookClient):
+        pass
+
     nb = read_notebook(source)
     grading = os.environ.pop("NBGRADER_EXECUTION", None)  # the website shows the full experiments
     started: list[int] = []  # the index of each cell as it starts: the last is the one a dead kernel was running
     try:
-        NotebookClient(
+        Client(
             nb,
             timeout=timeout,
             kernel_name="python3",
