@@ -29,6 +29,16 @@ The two sides are measured in turn (tinyformer, gensim, tinyformer, gensim, ...)
 and goes on a shared machine hits both; with ``--repeats N`` each pair is measured N times and the last
 table gives the median ratio. tinyformer's runs repeat exactly (same seeds); gensim's with 2 workers do not.
 
+At equal accuracy. The two reach different accuracies in the same epochs, so words/s alone does not say which
+gives a learner good vectors sooner. The last table compares the training seconds each needs to reach the
+same analogy accuracy: tinyformer's from its copies of the table every tenth of an epoch (each scored after
+the run, with the training seconds at the moment it was taken; CBOW keeps such copies here too, which the
+notebook does not, at a cost of microseconds), gensim's from fresh models trained for 1, 2, 5, 10, 20 and 40
+epochs (its learning rate decays over the epochs it is given, so a shorter run is a model of its own). For
+each kind it takes two levels: the accuracy gensim reaches in the notebook's epochs, and tinyformer's. The
+ratio is gensim's seconds to the level over tinyformer's (above 1: tinyformer gets there first); ">" when
+gensim does not reach the level in 40 epochs (its 40-epoch seconds are then a lower bound).
+
 Run it from the repository root, with the repository's .venv (``make install``) and gensim
 (benchmarks/requirements.txt) installed beside it, not into it, so that .venv stays its lock file:
 
@@ -113,8 +123,12 @@ def analogy_accuracy(table: torch.Tensor) -> dict[str, float]:
     return result
 
 
-def train_skipgram() -> list[tuple[int, float, torch.Tensor]]:
-    """Section 4's training cell; returns [(epochs, training seconds, (V, d) word vectors)]."""
+GENSIM_EPOCHS = (1, 2, 5, 10, 20, 40)  # gensim's runs for the equal-accuracy table
+
+
+def train_skipgram() -> tuple[list[tuple[int, float, torch.Tensor]], list[tuple[float, float, torch.Tensor]]]:
+    """Section 4's training cell; returns [(epochs, training seconds, (V, d) word vectors)] at the end, and its
+    copies of the table every tenth of an epoch as [(epochs, training seconds then, (V, d) word vectors)]."""
     gen = seed_everything(SEED)
     model = SkipGramNegativeSampling(vocab.counts, D_EMBED)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
@@ -131,20 +145,29 @@ def train_skipgram() -> list[tuple[int, float, torch.Tensor]]:
             optimizer.step()
             losses.append(loss.item())
             if len(losses) % snapshot_every == 0:
-                snapshots.append((len(losses) / steps_per_epoch, model.in_embed.weight.detach().cpu().clone()))
+                snapshots.append(
+                    (
+                        len(losses) / steps_per_epoch,
+                        time.perf_counter() - start,
+                        model.in_embed.weight.detach().cpu().clone(),
+                    )
+                )
     seconds = time.perf_counter() - start
-    return [(EPOCHS, seconds, word_vectors(model.in_embed.weight))]
+    curve = [(epochs, at, word_vectors(weight)) for epochs, at, weight in snapshots]
+    return [(EPOCHS, seconds, word_vectors(model.in_embed.weight))], curve
 
 
-def train_cbow() -> list[tuple[int, float, torch.Tensor]]:
+def train_cbow() -> tuple[list[tuple[int, float, torch.Tensor]], list[tuple[float, float, torch.Tensor]]]:
     """Section 7's cells: train_cbow(EPOCHS), the gradient cell's draw of negatives, train_cbow(3 * EPOCHS);
-    returns [(epochs, training seconds so far, (V, d) word vectors)] after EPOCHS and after CBOW_EPOCHS."""
+    returns [(epochs, training seconds so far, (V, d) word vectors)] after EPOCHS and after CBOW_EPOCHS, and
+    copies of the table every tenth of an epoch as [(epochs, training seconds then, (V, d) word vectors)]."""
     gen = seed_everything(SEED)
     cbow = CBOWNegativeSampling(vocab.counts, D_EMBED, pad_id=vocab.pad_id)
     cbow_optimizer = torch.optim.Adam(cbow.parameters(), lr=LR)
-    cbow_losses = []
+    cbow_losses, snapshots = [], []
+    snapshot_every = max(1, steps_per_epoch // 10)
 
-    def train(epochs: int) -> float:
+    def train(epochs: int, before: float) -> float:
         start = time.perf_counter()
         for _ in range(epochs):
             order = torch.randperm(len(centres), generator=gen)
@@ -155,13 +178,22 @@ def train_cbow() -> list[tuple[int, float, torch.Tensor]]:
                 loss.backward()
                 cbow_optimizer.step()
                 cbow_losses.append(loss.item())
+                if len(cbow_losses) % snapshot_every == 0:
+                    snapshots.append(
+                        (
+                            len(cbow_losses) / steps_per_epoch,
+                            before + time.perf_counter() - start,
+                            cbow.in_embed.weight.detach().cpu().clone(),
+                        )
+                    )
         return time.perf_counter() - start
 
-    seconds = train(EPOCHS)
+    seconds = train(EPOCHS, 0.0)
     out = [(EPOCHS, seconds, word_vectors(cbow.in_embed.weight))]
     cbow.sample_negatives(len(centres))  # the gradient cell's draw: the global random stream stays the notebook's
-    seconds += train(CBOW_EPOCHS - EPOCHS)
-    return out + [(CBOW_EPOCHS, seconds, word_vectors(cbow.in_embed.weight))]
+    seconds += train(CBOW_EPOCHS - EPOCHS, seconds)
+    curve = [(epochs, at, word_vectors(weight)) for epochs, at, weight in snapshots]
+    return out + [(CBOW_EPOCHS, seconds, word_vectors(cbow.in_embed.weight))], curve
 
 
 def stable_hash(text: str) -> int:
@@ -204,6 +236,42 @@ def row(label: str, threads: int, epochs: int, seconds: float, table: torch.Tens
     )
 
 
+def seconds_to(level: float, curve: list[tuple[float, float]]) -> float | None:
+    """The fewest training seconds at which a run of ``curve`` [(seconds, accuracy)] had reached ``level``."""
+    return min((seconds for seconds, accuracy in curve if accuracy >= level - 1e-9), default=None)
+
+
+def equal_accuracy_rows(kind: str, threads: int, epochs: int, tiny: list, gensim: list) -> list[tuple[str, float]]:
+    """Lines of the equal-accuracy table for one kind and thread count, and the ratio of each line (gensim's
+    seconds to the level / tinyformer's; for ">" lines, a lower bound). ``tiny``: tinyformer's
+    [(seconds, accuracy)] over one run; ``gensim``: [(epochs, seconds, accuracy)] of its runs."""
+    gensim_curve = [(seconds, accuracy) for _, seconds, accuracy in gensim]
+    notebook_level = next(accuracy for e, _, accuracy in gensim if e == epochs)
+    out = []
+    for what, level in ((f"gensim's at {epochs} ep.", notebook_level), ("tinyformer's", max(a for _, a in tiny))):
+        t = seconds_to(level, tiny)
+        g = seconds_to(level, gensim_curve)
+        bound = "" if g is not None else ">"
+        g = g if g is not None else gensim[-1][1]
+        if t is None:  # tinyformer's copies never reached gensim's level
+            out.append(
+                (
+                    f"  {kind:<9s} {threads} thr.  {what:<20s} {level:5.2f}: tinyformer not reached, gensim {g:.3f} s",
+                    0.0,
+                )
+            )
+            continue
+        ratio = g / t
+        out.append(
+            (
+                f"  {kind:<9s} {threads} thr.  {what:<20s} {level:5.2f}: tinyformer {t:7.3f} s, gensim {bound}{g:.3f} s"
+                f"   {bound}{ratio:.2f}x",
+                ratio,
+            )
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default: 1 2)")
@@ -220,19 +288,39 @@ def main() -> None:
         + f" {'tf/gensim':>9s}"
     )
     ratios: dict[tuple[str, int], list[float]] = {}
+    equal: dict[tuple[str, int], list[list[tuple[str, float]]]] = {}
     for threads in args.threads:
         for _ in range(args.repeats):
             for kind, sg, train in (("skip-gram", 1, train_skipgram), ("CBOW", 0, train_cbow)):
                 torch.set_num_threads(threads)
-                for epochs, seconds, table in train():  # tinyformer, then gensim at the same epochs
+                checkpoints, curve = train()
+                for epochs, seconds, table in checkpoints:  # tinyformer, then gensim at the same epochs
                     g_seconds, g_table = train_gensim(sg, epochs, threads)
                     ratio = g_seconds / seconds  # = tinyformer's words/s / gensim's
                     ratios.setdefault((f"{kind} {epochs} ep.", threads), []).append(ratio)
                     print(row(f"tinyformer {kind} {epochs} ep.", threads, epochs, seconds, table))
                     print(row(f"gensim {kind} {epochs} ep.", threads, epochs, g_seconds, g_table, f"{ratio:.3f}x"))
+                gensim_runs = []
+                for g_epochs in GENSIM_EPOCHS:
+                    g_seconds, g_table = train_gensim(sg, g_epochs, threads)
+                    gensim_runs.append((g_epochs, g_seconds, analogy_accuracy(g_table)["all"]))
+                tiny = [(at, analogy_accuracy(table)["all"]) for _, at, table in curve]
+                tiny += [(seconds, analogy_accuracy(table)["all"]) for _, seconds, table in checkpoints]
+                notebook_epochs = EPOCHS if kind == "skip-gram" else CBOW_EPOCHS
+                equal.setdefault((kind, threads), []).append(
+                    equal_accuracy_rows(kind, threads, notebook_epochs, tiny, gensim_runs)
+                )
     print(f"\ntinyformer / gensim words per second, median of {args.repeats} measurement(s):")
     for (name, threads), values in ratios.items():
         print(f"  {name:<16s} {threads} thread(s): {statistics.median(values):.3f}x")
+    print(
+        "\nAt equal analogy accuracy: training seconds to reach a level, and gensim's seconds / tinyformer's "
+        f"(above 1: tinyformer first); the measurement with the median ratio of {args.repeats}:"
+    )
+    for measured in equal.values():
+        for line in range(len(measured[0])):
+            ordered = sorted(measured, key=lambda rows: rows[line][1])
+            print(ordered[len(ordered) // 2][line][0])
 
 
 if __name__ == "__main__":
