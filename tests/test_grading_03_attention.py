@@ -461,6 +461,16 @@ CASES = [
         ("weights = torch.softmax(scores, dim=-1)", "e = scores.exp()\n    weights = e / e.sum(-1, keepdim=True)"),
         says="overflows",
     ),
+    case(
+        "additive_softmax_by_exp",
+        "additive_attention",
+        ADDITIVE,
+        (
+            "weights = torch.softmax(scores, dim=-1)",
+            "weights = scores.exp() / scores.exp().sum(-1, keepdim=True)",
+        ),
+        says="exp() of a large score overflows",
+    ),
 ]
 
 

@@ -667,6 +667,13 @@ CASES = [
         ),
         says="bfloat16 x at positions 1000-1003",
     ),
+    case(
+        "table_requires_grad",
+        "sinusoidal_encoding",
+        SIN,
+        ("    return pe", "    return pe.requires_grad_()"),
+        says="the table requires gradients",
+    ),
 ]
 
 
