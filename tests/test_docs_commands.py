@@ -135,7 +135,7 @@ def _experiments(command: str, tmp_path: Path) -> None:
     done = run_as_written(command)
     _ok(done)
     assert "| chapter | claim | check |" in done.stdout and " FAIL" not in done.stdout, done.stdout[-3000:]
-    assert re.search(r"\| 01-rnn-limits \| 1 \| 2 \| \d+", done.stdout), done.stdout[-3000:]
+    assert re.search(r"\| 05-positions \| 1 \| 2 \| \d+", done.stdout), done.stdout[-3000:]
 
 
 def _autograde(command: str, tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def _autograde(command: str, tmp_path: Path) -> None:
 
 RUN_HERE = {
     "python -m grader autograde submissions.zip --jobs 2": _autograde,
-    "python -m grader experiments 01 --seeds 1 --threads 2": _experiments,
+    "python -m grader experiments 05 --seeds 1 --threads 2": _experiments,
     "make install && source .venv/bin/activate": _succeeds,
     "source .venv/bin/activate": _succeeds,
     "jupyter lab chapters/": _jupyter_lab,
@@ -193,7 +193,7 @@ RUN_HERE = {
     "python -m grader lint": _succeeds,
     "python -m grader website": _succeeds,
     "python -m grader translations": _succeeds,
-    "python -m tinyformer.train --model gpt --steps 300": _train,
+    "python -m tinyformer.train --model gpt --steps 100": _train,
     "git clone <this repository> tinyformer-course": _clone,
     "cd tinyformer-course": _cd_clone,
 }

@@ -1,6 +1,6 @@
 """Train chapter 08's GPT or BERT on whatever is here — CPU, one GPU, several GPUs or several machines.
 
-    python -m tinyformer.train --model gpt --steps 300                 # the chapter-08 GPT on the toy corpus
+    python -m tinyformer.train --model gpt --steps 100                 # the chapter-08 GPT on the toy corpus
     python -m tinyformer.train --preset gpt2-124m --data random --compile
     torchrun --nproc_per_node 8 -m tinyformer.train --preset gpt2-124m  # DistributedDataParallel
 
