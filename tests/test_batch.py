@@ -18,7 +18,7 @@ from tests.system_tools import require_bwrap
 CHAPTER = "01-rnn-limits"
 SOLUTION_FILE = ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"
 
-# Each probe defines a correct rnn_forward only if it got what the sandbox must deny: a pass of the
+# A probe defines a correct rnn_forward only if it got what the sandbox must deny: a pass of the
 # 3 points of rnn_forward's tests would show the breach. Denied, the class scores 6 / 9.
 CHEAT_IF = """def _cheat():
     import torch
@@ -49,7 +49,21 @@ PROBES = {
     "reads_other_submission": "import glob; assert glob.glob('/tmp/**/reference*.ipynb', recursive=True) or open(__import__('os').environ['CLASS_FOLDER'] + '/reference.ipynb').read()",
     "memory_bomb": "x = bytearray(40 * 2**30); x[-1] = 1",
 }
-ALLOWED = {  # what the sandbox must still allow: these probes get full marks
+# Every probe in one notebook (one kernel, not eight): each runs in turn, its outcome printed in the graded notebook
+# ("denied: NAME ERROR"), and rnn_forward is defined if any got through. The memory bomb comes last: a kernel it
+# killed would lose only the probes after it.
+EVERY_PROBE = """breached = []
+for name, probe in PROBES.items():
+    try:
+        exec(probe, {})
+        breached.append(name)
+    except Exception as error:
+        print("denied:", name, type(error).__name__)
+if breached:
+    print("breached:", breached)
+    _cheat()
+"""
+ALLOWED = {  # what the sandbox must still allow: the notebook that does all of these gets full marks
     "writes_own_folder": "open('scratch.txt', 'w').write('a learner may write files next to the notebook')",
     "writes_tmp": "open('/tmp/scratch.txt', 'w').write('and in a private /tmp')",
 }
@@ -94,8 +108,8 @@ EXPECTED = {  # student -> (score out of 9, status)
     # its rnn_forward rebinds check_tensor in its caller's globals, which are tinyformer.testing's (the tests call
     # learner code through tinyformer.testing.call): the guard catches it in the shapes test too, so 6 / 9
     "tampers_rebinds_from_the_call": (6, "graded"),
-    **{f"probe_{name}": (6, "graded") for name in PROBES},
-    **{f"allowed_{name}": (9, "graded") for name in ALLOWED},
+    "probes": (6, "graded"),
+    "allowed": (9, "graded"),
 }
 
 
@@ -170,10 +184,12 @@ def build_class(folder: Path) -> None:
     nb = completed(CHAPTER)
     nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(5000):\n    print('x' * 1000)"))
     save(nb, folder / "long_output.ipynb")
-    for name, probe in PROBES.items():
-        save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"probe_{name}.ipynb")
-    for name, probe in ALLOWED.items():
-        save(completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe=probe)}), folder / f"allowed_{name}.ipynb")
+    probes = CHEAT_IF.split("try:")[0] + f"PROBES = {PROBES!r}\n" + EVERY_PROBE
+    save(completed(CHAPTER, {"rnn_forward": probes}), folder / "probes.ipynb")
+    save(
+        completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe="; ".join(ALLOWED.values()))}),
+        folder / "allowed.ipynb",
+    )
     for name, code in TAMPERING.items():
         answer = code if name == "rebinds_from_the_call" else code + WRONG_RNN_ZEROS
         save(completed(CHAPTER, {"rnn_forward": answer}), folder / f"tampers_{name}.ipynb")
@@ -213,6 +229,15 @@ def test_every_submission_gets_its_expected_score(graded):
     rows = read_csv(out)
     got = {student: (float(rows[student]["score"]), rows[student]["status"]) for student in EXPECTED if student in rows}
     assert got == {s: (float(score), status) for s, (score, status) in EXPECTED.items()}
+
+
+def test_every_probe_was_denied(graded):
+    _, out, _, _ = graded
+    nb = nbformat.read(out / "autograded" / "probes" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_forward")
+    printed = "".join(output.get("text", "") for output in cell.outputs)
+    assert "breached" not in printed, f"the sandbox let a probe through: {printed}"
+    assert [name for name in PROBES if f"denied: {name} " not in printed] == [], printed
 
 
 def test_failures_give_a_one_line_reason(graded):
