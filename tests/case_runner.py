@@ -1,4 +1,5 @@
-"""Grade many answers of one chapter quickly, without nbgrader: ``python -m tests.case_runner CHAPTER CASES_MODULE``.
+"""Grade many answers of one chapter quickly, without nbgrader: ``python -m tests.case_runner CHAPTER CASES_MODULE``
+(``-`` for the module: the answers as JSON on stdin, {student: {grade_id: source}}).
 
 For each packed submission (tests.submissions.pack) it runs, in one fresh namespace, the chapter's setup cell, every
 solution cell (the case's source where the case has one, the reference otherwise), every code cell that only
@@ -84,13 +85,15 @@ def grade(chapter: str, answers: dict[str, str]) -> dict[str, list]:
 
 def main() -> None:
     chapter, module = sys.argv[1], sys.argv[2]
-    from tests.submissions import pack
+    if module == "-":  # {student: {grade_id: source}} on stdin (tests.submissions.grade_in_process)
+        answers = json.load(sys.stdin)
+    else:
+        from tests.submissions import pack
 
-    cases = importlib.import_module(module).CASES
-    out = {}
-    for student, carried in pack(cases).items():
-        out[student] = grade(chapter, {c.cell: c.source for c in carried})
-    print(json.dumps(out))
+        answers = {
+            s: {c.cell: c.source for c in carried} for s, carried in pack(importlib.import_module(module).CASES).items()
+        }
+    print(json.dumps({student: grade(chapter, answer) for student, answer in answers.items()}))
 
 
 if __name__ == "__main__":

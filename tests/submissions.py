@@ -46,16 +46,101 @@ GRADING_JOBS = min(2, os.cpu_count() or 1)  # processes grading a test class (ea
 
 def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) -> dict:
     """Autograde a class: the reference, the untouched student edition, and one submission per entry of
-    ``answers`` (student -> {grade_id: source}, as in ``completed``). Returns student -> nbgrader result."""
+    ``answers`` (student -> {grade_id: source}, as in ``completed``). Returns student -> nbgrader result.
+
+    Each test cell grades its own piece, so answers to different cells can share a notebook, as the cases do
+    (``pack``): first every answer is graded alone, in process (tests/case_runner.py, seconds), which says which
+    test cells it loses; then answers that share no solution cell and lose no test cell in common go into one
+    notebook (``pack_answers``) graded through nbgrader. A valid answer (one that loses nothing) gets a notebook of
+    its own. Each student's result is read back from their notebook (``unpacked``): a test cell that another answer
+    in it lost counts as passed (it passed when graded alone); a cell that nbgrader scores otherwise than grading
+    alone did fails the test."""
     from grader.autograde import autograde
 
+    alone = grade_in_process(chapter, answers)
+    packing = pack_answers(answers, alone)
     submissions = {
         "reference": save(completed(chapter), folder / "reference.ipynb"),
         "untouched": save(student_edition(chapter), folder / "untouched.ipynb"),
     }
+    for notebook, students in packing.items():
+        carried = {cell: source for student in students for cell, source in answers[student].items()}
+        submissions[notebook] = save(completed(chapter, carried), folder / f"{notebook}.ipynb")
+    graded = autograde(chapter, submissions, jobs=GRADING_JOBS)
+    results = {"reference": graded["reference"], "untouched": graded["untouched"]}
+    for notebook, students in packing.items():
+        results.update(unpacked(graded[notebook], {student: alone[student] for student in students}))
+    return results
+
+
+def grade_in_process(chapter: str, answers: dict[str, dict[str, str]]) -> dict[str, dict[str, list]]:
+    """student -> {test cell: [score, max_score, message]}: each answer graded alone by tests/case_runner.py."""
+    import json
+    import subprocess
+    import sys
+
+    from grader.course import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.case_runner", chapter, "-"],
+        input=json.dumps(answers),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _lost(cells: dict[str, list]) -> set[str]:
+    return {grade_id for grade_id, (score, top, _) in cells.items() if score < top}
+
+
+def pack_answers(answers: dict[str, dict[str, str]], alone: dict[str, dict[str, list]]) -> dict[str, list[str]]:
+    """Notebook name -> the students whose answers it carries: answers to different solution cells that lose
+    different test cells (``alone``: each graded by itself), the first notebook each fits in; a valid answer alone."""
+    notebooks: list[tuple[set[str], set[str], list[str]]] = []  # (solution cells, test cells lost, students)
     for student, answer in answers.items():
-        submissions[student] = save(completed(chapter, answer), folder / f"{student}.ipynb")
-    return autograde(chapter, submissions, jobs=GRADING_JOBS)
+        cells, lost = set(answer), _lost(alone[student])
+        home = next(
+            (n for n in notebooks if lost and n[1] and not (n[0] & cells) and not (n[1] & lost)),
+            None,
+        )
+        if home is None:
+            notebooks.append((cells, lost, [student]))
+        else:
+            home[0].update(cells)
+            home[1].update(lost)
+            home[2].append(student)
+    return {(s[0] if len(s) == 1 else f"packed{k:02d}"): s for k, (_, _, s) in enumerate(notebooks)}
+
+
+def unpacked(result, alone: dict[str, dict[str, list]]) -> dict:
+    """student -> their result, from the result of the notebook that carried their answers (``alone``: each of them
+    graded by itself). Asserts that nbgrader scored every test cell as grading alone did: the cells a student lost
+    as they lost them, every other one full."""
+    import dataclasses
+
+    cells = {c.grade_id: c for c in result.cells if not c.manual}
+    lost_by = {grade_id: student for student, scores in alone.items() for grade_id in _lost(scores)}
+    for grade_id, cell in cells.items():
+        student = lost_by.get(grade_id)
+        expected = alone[student][grade_id][0] if student else cell.max_score
+        assert cell.score == expected, (
+            f"{grade_id} of {result.student} (carrying {sorted(alone)}): {cell.score} through nbgrader, "
+            f"{expected} graded alone{f' ({student})' if student else ''}: {cell.message}"
+        )
+    students = {}
+    for student in alone:
+        own = [
+            c
+            if c.manual or lost_by.get(c.grade_id) in (None, student)
+            else dataclasses.replace(c, score=c.max_score, message=None)
+            for c in result.cells
+        ]
+        students[student] = dataclasses.replace(result, student=student, cells=own)
+    return students
 
 
 def messages(result) -> str:
