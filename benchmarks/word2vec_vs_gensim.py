@@ -5,7 +5,7 @@ tinyformer's models exactly as solutions/02-word2vec does (sections 4 and 7). Th
 are cells, not functions of tinyformer, so ``train_skipgram`` and ``train_cbow`` below replicate them line
 for line (only the tqdm progress bar and the no-op ``.to(device)`` of a CPU run are left out):
 
-- skip-gram: ``SkipGramNegativeSampling(vocab.counts, d=32)`` (K=5 negatives), Adam lr=0.01, 5 epochs of
+- skip-gram: ``SkipGramNegativeSampling(vocab.counts, d=32)`` (K=5 negatives), Adam lr=0.01 (fused), 5 epochs of
   shuffled batches of 256 pairs (window 4), the loss read every step (``loss.item()``) and a copy of the
   table kept every tenth of an epoch, as the notebook keeps them for its section 6;
 - CBOW: ``CBOWNegativeSampling`` with the same d, K, window and optimiser, in batches of
@@ -131,7 +131,7 @@ def train_skipgram() -> tuple[list[tuple[int, float, torch.Tensor]], list[tuple[
     copies of the table every tenth of an epoch as [(epochs, training seconds then, (V, d) word vectors)]."""
     gen = seed_everything(SEED)
     model = SkipGramNegativeSampling(vocab.counts, D_EMBED)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=True)
     snapshot_every = max(1, steps_per_epoch // 10)
     losses, snapshots = [], []
     start = time.perf_counter()
@@ -163,7 +163,7 @@ def train_cbow() -> tuple[list[tuple[int, float, torch.Tensor]], list[tuple[floa
     copies of the table every tenth of an epoch as [(epochs, training seconds then, (V, d) word vectors)]."""
     gen = seed_everything(SEED)
     cbow = CBOWNegativeSampling(vocab.counts, D_EMBED, pad_id=vocab.pad_id)
-    cbow_optimizer = torch.optim.Adam(cbow.parameters(), lr=LR)
+    cbow_optimizer = torch.optim.Adam(cbow.parameters(), lr=LR, fused=True)
     cbow_losses, snapshots = [], []
     snapshot_every = max(1, steps_per_epoch // 10)
 
