@@ -295,7 +295,7 @@ class CBOWNegativeSampling(SkipGramNegativeSampling):
         u_pos = self.out_embed(centres)  # (batch, d)
         u_neg = self.out_embed(negatives)  # (batch, K, d)
         pos = F.logsigmoid((h * u_pos).sum(-1))  # (batch,)
-        # (batch, K) dot products u_k . h as a product and a sum: for these small batches
+        # (batch, K) dot products u_k . h as a product and a sum: for small batches
         # faster than skip-gram's batch of matrix products (equal up to rounding)
         neg = F.logsigmoid(-(u_neg * h.unsqueeze(1)).sum(-1)).sum(-1)  # (batch,)
         return -(pos + neg).mean()
