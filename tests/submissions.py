@@ -76,14 +76,21 @@ def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) 
 def grade_in_process(chapter: str, answers: dict[str, dict[str, str]]) -> dict[str, dict[str, list]]:
     """student -> {test cell: [score, max_score, message]}: each answer graded alone by tests/case_runner.py."""
     import json
+
+    return _case_runner(chapter, "-", json.dumps(answers))
+
+
+def _case_runner(chapter: str, module: str, answers: str | None = None) -> dict[str, dict[str, list]]:
+    """What ``python -m tests.case_runner CHAPTER MODULE`` prints (``answers``: its stdin, for MODULE ``-``)."""
+    import json
     import subprocess
     import sys
 
     from grader.course import ROOT
 
     done = subprocess.run(
-        [sys.executable, "-m", "tests.case_runner", chapter, "-"],
-        input=json.dumps(answers),
+        [sys.executable, "-m", "tests.case_runner", chapter, module],
+        input=answers,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -262,22 +269,9 @@ def grade_cases_in_process(chapter: str, module: str) -> tuple[dict, dict[str, l
     """Every packed case of ``module``'s CASES graded by tests/case_runner.py (the notebook's setup, solution,
     helper and test cells in one namespace, no nbgrader: seconds, not minutes); returns (results, packing) for
     ``case_failures``."""
-    import json
-    import subprocess
-    import sys
-
     from grader.autograde import CellResult
-    from grader.course import ROOT
 
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.case_runner", chapter, module],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    raw = _case_runner(chapter, module)
     results = {
         student: _Graded([CellResult(gid, score, top, message=message) for gid, (score, top, message) in cells.items()])
         for student, cells in raw.items()

@@ -20,7 +20,7 @@ SOLUTION_FILE = ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"
 
 # A probe defines a correct rnn_forward only if it got what the sandbox must deny: a pass of the
 # 3 points of rnn_forward's tests would show the breach. Denied, the class scores 6 / 9.
-CHEAT_IF = """def _cheat():
+CHEAT = """def _cheat():
     import torch
     def rnn_forward(x, W_xh, W_hh, b_h, h0=None):
         h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0
@@ -30,12 +30,16 @@ CHEAT_IF = """def _cheat():
             out.append(h)
         return torch.stack(out, 1), h
     globals()["rnn_forward"] = rnn_forward
-try:
+"""
+CHEAT_IF = (
+    CHEAT
+    + """try:
     {probe}
     _cheat()
 except Exception as error:
     print("denied:", type(error).__name__)
 """
+)
 # A copy of the solutions elsewhere on disk (another checkout), removed after grading. Not under pytest's /tmp:
 # the sandbox gives each kernel a private /tmp, so only a path outside it tests what the sandbox shows of the disk.
 ELSEWHERE = Path("/var/tmp/grader-test-copy/solutions.ipynb")
@@ -184,7 +188,7 @@ def build_class(folder: Path) -> None:
     nb = completed(CHAPTER)
     nb.cells.insert(2, nbformat.v4.new_code_cell("for _ in range(5000):\n    print('x' * 1000)"))
     save(nb, folder / "long_output.ipynb")
-    probes = CHEAT_IF.split("try:")[0] + f"PROBES = {PROBES!r}\n" + EVERY_PROBE
+    probes = CHEAT + f"PROBES = {PROBES!r}\n" + EVERY_PROBE
     save(completed(CHAPTER, {"rnn_forward": probes}), folder / "probes.ipynb")
     save(
         completed(CHAPTER, {"rnn_forward": CHEAT_IF.format(probe="; ".join(ALLOWED.values()))}),
