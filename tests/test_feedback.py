@@ -80,3 +80,30 @@ def test_without_node_the_page_keeps_its_tex_says_why_and_still_loads_nothing(mo
     assert "shown as TeX" in page and "Node.js is not installed" in page
     assert "$q \\cdot k / \\sqrt{d_k}$" in page
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"https?:", page), "the page loads something"
+
+
+def test_the_maths_is_typeset_as_if_mathjax_read_the_whole_page():
+    """typeset_maths hands MathJax the page without the elements MathJax skips (code, outputs, CSS): what comes back
+    must be what MathJax makes of the whole page, byte for byte, code with dollars in it left as written."""
+    import shutil
+    import subprocess
+
+    from grader.feedback import TYPESET_SCRIPT, notebook_page, typeset_maths
+    from grader.website import STATIC, vendor_mathjax
+
+    vendor_mathjax()  # the course's MathJax, as `make book` fetches it (grading itself never downloads)
+    nb = nbformat.read(ROOT / "chapters" / "03-attention" / "03-attention.ipynb", as_version=4)
+    code = nbformat.v4.new_code_cell("price = '$5 and $6'  # not maths")
+    code.outputs = [nbformat.v4.new_output("stream", text="<pre>$x$</pre> costs $5, then $6\n")]
+    learner = "My answer: $\\sqrt{d_k}$ <!--0123456789abcdef:0--> <pre>$y$</pre> <style>p {}</style> $z$."
+    nb.cells += [code, nbformat.v4.new_markdown_cell(learner)]
+    page = notebook_page(nb)
+    whole = subprocess.run(
+        [shutil.which("node") or "nodejs", str(TYPESET_SCRIPT), str(STATIC / "mathjax")],
+        input=page,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert whole.count("<mjx-container") > 100
+    assert typeset_maths(page) == whole
