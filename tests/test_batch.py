@@ -294,16 +294,27 @@ def test_a_rerun_regrades_nothing_and_changes_nothing(graded, capsys):
     assert (out / "grades.csv").read_text() == before
 
 
-def test_shards_split_the_class(graded, tmp_path):
-    folder, _, limits, _ = graded
+def test_shards_split_the_class(graded, tmp_path, capsys):
+    """Two shards of a class of three, each its own output folder, one gradebook. What is tested is the split and the
+    shared gradebook, not the grading (the class's own test): each shard starts from the class's results, the
+    cache a rerun reads, so that it grades nothing again."""
+    folder, out, limits, _ = graded
     small = tmp_path / "small"
     small.mkdir()
     for name in ["reference.ipynb", "untouched.ipynb", "partial.ipynb"]:
         shutil.copy(folder / name, small / name)
+    for shard in "ab":
+        shutil.copytree(out / "results", tmp_path / shard / "results")
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     first = run_batch(small, tmp_path / "a", db, 1, "0/2", True, limits)
     second = run_batch(small, tmp_path / "b", db, 1, "1/2", True, limits)
+    said = capsys.readouterr().out
+    assert "2 submissions to grade (2 already graded, shard 0/2)" in said, said
+    assert "1 submissions to grade (1 already graded, shard 1/2)" in said, said
     assert sorted(r["student"] for r in first + second) == ["partial", "reference", "untouched"]
+    assert {r["student"]: float(r["score"]) for r in first + second} == {
+        s: float(EXPECTED[s][0]) for s in ["partial", "reference", "untouched"]
+    }
     from nbgrader.api import Gradebook
 
     with Gradebook(db) as gradebook:
@@ -360,10 +371,13 @@ def test_a_message_in_the_feedback_table_is_plain_text():
 
 # One bad cell costs that cell's points (the rest of the notebook runs, the feedback names the cell): an endless
 # causal_average costs its 3 points, a kernel killed in rnn_forward's cell costs rnn_forward's 3.
+# The endless loop spins, as a learner's does. The loop deaf to the interrupt waits instead (as a loop on a lock or a
+# socket does): the grader's limit is wall time and its interrupt a signal, the same for both, and spinning, the
+# three cells it loses would keep a core busy for about a minute beside the other tests.
 ENDLESS = "def causal_average(x):\n    while True:\n        pass\n"
 DEAF = (
-    "def causal_average(x):\n    while True:  # deaf to the interrupt: the grader restarts the kernel\n"
-    "        try:\n            while True:\n                pass\n        except KeyboardInterrupt:\n            pass\n"
+    "def causal_average(x):\n    import time\n    while True:  # deaf to the interrupt: the grader restarts the kernel\n"
+    "        try:\n            while True:\n                time.sleep(1)\n        except KeyboardInterrupt:\n            pass\n"
 )
 DIES_WHEN_RUN_AGAIN = "import os\nif os.path.exists('ran_once'):\n    os._exit(1)\nopen('ran_once', 'w').close()"
 LOSES_ONE_CELL = {  # student -> (answers, score out of 9, what grades.csv's reason says, the cells it names)
