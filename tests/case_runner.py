@@ -1,19 +1,18 @@
-"""Grade many answers of one chapter quickly, without nbgrader: ``python -m tests.case_runner CHAPTER CASES_MODULE``
-(``-`` for the module: the answers as JSON on stdin, {student: {grade_id: source}}).
+"""Grade many answers of one chapter quickly, without nbgrader: ``python -m tests.case_runner CHAPTER``, the answers
+as JSON on stdin, {student: {grade_id: source}} (tests.submissions.grade_in_process).
 
-For each packed submission (tests.submissions.pack) it runs, in one fresh namespace, the chapter's setup cell, every
-solution cell (the case's source where the case has one, the reference otherwise), every code cell that only
-defines functions, classes or constants (helpers the tests use), and every test cell, hidden tests included, with
-NBGRADER_EXECUTION=autograde; experiment cells are skipped. A test cell scores its points unless it raises,
-as under nbgrader. Prints {student: {grade_id: [score, max_score, message]}} as JSON. The nbgrader round trip
-grades a sample of the same packed submissions, so the two agree where it matters.
+For each submission (a packed one of tests.submissions.pack, or a named answer) it runs, in one fresh namespace, the
+chapter's setup cell, every solution cell (the answer's source where it has one, the reference otherwise), every code
+cell that only defines functions, classes or constants (helpers the tests use), and every test cell, hidden tests
+included, with NBGRADER_EXECUTION=autograde; experiment cells are skipped. A test cell scores its points unless it
+raises, as under nbgrader. Prints {student: {grade_id: [score, max_score, message]}} as JSON. The nbgrader round
+trip grades a sample of the same submissions, so the two agree where it matters.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import importlib
 import io
 import json
 import os
@@ -84,15 +83,7 @@ def grade(chapter: str, answers: dict[str, str]) -> dict[str, list]:
 
 
 def main() -> None:
-    chapter, module = sys.argv[1], sys.argv[2]
-    if module == "-":  # {student: {grade_id: source}} on stdin (tests.submissions.grade_in_process)
-        answers = json.load(sys.stdin)
-    else:
-        from tests.submissions import pack
-
-        answers = {
-            s: {c.cell: c.source for c in carried} for s, carried in pack(importlib.import_module(module).CASES).items()
-        }
+    chapter, answers = sys.argv[1], json.load(sys.stdin)
     print(json.dumps({student: grade(chapter, answer) for student, answer in answers.items()}))
 
 

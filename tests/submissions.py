@@ -44,7 +44,9 @@ def save(nb: nbformat.NotebookNode, path: Path) -> Path:
 GRADING_JOBS = min(2, os.cpu_count() or 1)  # processes grading a test class (each its own scratch course)
 
 
-def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) -> dict:
+def grade_class(
+    chapter: str, answers: dict[str, dict[str, str]], folder: Path, alone: dict[str, dict[str, list]] | None = None
+) -> dict:
     """Autograde a class: the reference, the untouched student edition, and one submission per entry of
     ``answers`` (student -> {grade_id: source}, as in ``completed``). Returns student -> nbgrader result.
 
@@ -54,10 +56,11 @@ def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) 
     notebook (``pack_answers``) graded through nbgrader. A valid answer (one that loses nothing) gets a notebook of
     its own. Each student's result is read back from their notebook (``unpacked``): a test cell that another answer
     in it lost counts as passed (it passed when graded alone); a cell that nbgrader scores otherwise than grading
-    alone did fails the test."""
+    alone did fails the test. ``alone``: what ``grade_in_process`` gave for these answers (and maybe others), when
+    already known."""
     from grader.autograde import autograde
 
-    alone = grade_in_process(chapter, answers)
+    alone = grade_in_process(chapter, answers) if alone is None else alone
     packing = pack_answers(answers, alone)
     submissions = {
         "reference": save(completed(chapter), folder / "reference.ipynb"),
@@ -76,21 +79,14 @@ def grade_class(chapter: str, answers: dict[str, dict[str, str]], folder: Path) 
 def grade_in_process(chapter: str, answers: dict[str, dict[str, str]]) -> dict[str, dict[str, list]]:
     """student -> {test cell: [score, max_score, message]}: each answer graded alone by tests/case_runner.py."""
     import json
-
-    return _case_runner(chapter, "-", json.dumps(answers))
-
-
-def _case_runner(chapter: str, module: str, answers: str | None = None) -> dict[str, dict[str, list]]:
-    """What ``python -m tests.case_runner CHAPTER MODULE`` prints (``answers``: its stdin, for MODULE ``-``)."""
-    import json
     import subprocess
     import sys
 
     from grader.course import ROOT
 
     done = subprocess.run(
-        [sys.executable, "-m", "tests.case_runner", chapter, module],
-        input=answers,
+        [sys.executable, "-m", "tests.case_runner", chapter],
+        input=json.dumps(answers),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -220,18 +216,24 @@ def pack(cases: list[Case]) -> dict[str, list[Case]]:
     }
 
 
+def case_answers(packing: dict[str, list[Case]]) -> dict[str, dict[str, str]]:
+    """student -> {grade_id: source}, the answers each packed submission (``pack``) carries, as ``completed`` takes
+    them."""
+    return {student: {c.cell: c.source for c in carried} for student, carried in packing.items()}
+
+
 def grade_cases(
     chapter: str,
     cases: list[Case],
     folder: Path,
     extra: dict[str, dict[str, str]] | None = None,
     limit: int | None = None,
+    alone: dict[str, dict[str, list]] | None = None,
 ) -> tuple[dict, dict[str, list[Case]]]:
     """Autograde through nbgrader the reference, the untouched edition, the first ``limit`` packed submissions
-    (all when None) and the ``extra`` ones (as in ``grade_class``); returns (results, packing)."""
+    (all when None) and the ``extra`` ones (as in ``grade_class``, ``alone`` too); returns (results, packing)."""
     packing = dict(list(pack(cases).items())[:limit])
-    answers = {student: {c.cell: c.source for c in carried} for student, carried in packing.items()}
-    return grade_class(chapter, {**answers, **(extra or {})}, folder), packing
+    return grade_class(chapter, {**case_answers(packing), **(extra or {})}, folder, alone), packing
 
 
 def case_failures(results: dict, packing: dict[str, list[Case]]) -> list[str]:
@@ -265,24 +267,23 @@ class _Graded:
         self.cells = cells
 
 
-def grade_cases_in_process(chapter: str, module: str) -> tuple[dict, dict[str, list[Case]]]:
-    """Every packed case of ``module``'s CASES graded by tests/case_runner.py (the notebook's setup, solution,
-    helper and test cells in one namespace, no nbgrader: seconds, not minutes); returns (results, packing) for
-    ``case_failures``."""
+def grade_cases_in_process(
+    chapter: str, cases: list[Case], alone: dict[str, dict[str, list]] | None = None
+) -> tuple[dict, dict[str, list[Case]]]:
+    """Every packed case graded by tests/case_runner.py (the notebook's setup, solution, helper and test cells in
+    one namespace, no nbgrader: seconds, not minutes), or read from ``alone`` (``grade_in_process`` of them and maybe
+    others); returns (results, packing) for ``case_failures``."""
     from grader.autograde import CellResult
 
-    raw = _case_runner(chapter, module)
+    packing = pack(cases)
+    raw = grade_in_process(chapter, case_answers(packing)) if alone is None else alone
     results = {
-        student: _Graded([CellResult(gid, score, top, message=message) for gid, (score, top, message) in cells.items()])
-        for student, cells in raw.items()
+        student: _Graded(
+            [CellResult(gid, score, top, message=message) for gid, (score, top, message) in raw[student].items()]
+        )
+        for student in packing
     }
-    return results, pack(importlib_module(module).CASES)
-
-
-def importlib_module(name: str):
-    import importlib
-
-    return importlib.import_module(name)
+    return results, packing
 
 
 NBGRADER_SAMPLE = 3  # packed submissions each chapter grades through nbgrader (each carries one case per cell)
@@ -312,22 +313,28 @@ def case_makers(chapter: str, cell: str | None = None, loses: tuple[str, ...] = 
     return case, ok
 
 
-def round_trip(chapter: str, cases: list[Case], module: str, extra: dict[str, dict[str, str]] | None = None):
+def round_trip(chapter: str, cases: list[Case], extra: dict[str, dict[str, str]] | None = None):
     """What every chapter's round-trip module shares, to be bound to these names in it:
 
         graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = \\
-            round_trip(CHAPTER, CASES, "tests.test_grading_NN_slug", extra=ANSWERS)
+            round_trip(CHAPTER, CASES, extra=ANSWERS)
 
     ``graded``: the reference, the untouched edition, the ``extra`` submissions and the first NBGRADER_SAMPLE packed
     submissions of ``cases``, graded through nbgrader (a module fixture); ``results``: their results; and the two
-    tests: the sample through nbgrader, and every case in process (``module`` is where CASES lives)."""
+    tests: the sample through nbgrader, and every case in process. Every packed case and every ``extra`` answer is
+    graded alone in process once (``alone``), for both: the sample's check against nbgrader, and the sweep."""
     import pytest
+
+    @functools.cache
+    def alone() -> dict[str, dict[str, list]]:
+        packed = case_answers(pack(cases))
+        assert not set(packed) & set(extra or {}), f"extra answers named as packed cases: {set(packed) & set(extra)}"
+        return grade_in_process(chapter, {**packed, **(extra or {})})
 
     @pytest.fixture(scope="module")
     def graded(tmp_path_factory):
-        return grade_cases(
-            chapter, cases, tmp_path_factory.mktemp(f"submissions-{chapter}"), extra=extra, limit=NBGRADER_SAMPLE
-        )
+        folder = tmp_path_factory.mktemp(f"submissions-{chapter}")
+        return grade_cases(chapter, cases, folder, extra=extra, limit=NBGRADER_SAMPLE, alone=alone())
 
     @pytest.fixture(scope="module")
     def results(graded):
@@ -340,6 +347,6 @@ def round_trip(chapter: str, cases: list[Case], module: str, extra: dict[str, di
     def test_every_case_in_process():
         """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses
         the points of its own piece only, with its message; each valid alternative gets full marks."""
-        assert case_failures(*grade_cases_in_process(chapter, module)) == []
+        assert case_failures(*grade_cases_in_process(chapter, cases, alone())) == []
 
     return graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process

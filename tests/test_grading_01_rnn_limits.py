@@ -309,7 +309,6 @@ graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks,
     round_trip(
         CHAPTER,
         CASES,
-        "tests.test_grading_01_rnn_limits",
         extra={"partial": {"rnn_forward": TRANSPOSED_RNN, "causal_average": OFF_BY_ONE_AVERAGE}},
     )
 )

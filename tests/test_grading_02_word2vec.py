@@ -808,7 +808,7 @@ CASES = [
 
 
 graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = (
-    round_trip(CHAPTER, CASES, "tests.test_grading_02_word2vec", extra=ANSWERS)
+    round_trip(CHAPTER, CASES, extra=ANSWERS)
 )
 
 

@@ -483,7 +483,7 @@ CASES = [
 
 
 graded, results, test_wrong_answers_lose_points_and_alternatives_get_full_marks, test_every_case_in_process = (
-    round_trip(CHAPTER, CASES, "tests.test_grading_04_multi_head", extra=ANSWERS)
+    round_trip(CHAPTER, CASES, extra=ANSWERS)
 )
 
 

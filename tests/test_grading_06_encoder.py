@@ -685,7 +685,7 @@ CASES = [
 def test_every_case_in_process():
     """Every case, graded by the notebook's own test cells without nbgrader (seconds): each wrong answer loses the
     points of its own piece only, with its message; each valid alternative gets full marks."""
-    assert case_failures(*grade_cases_in_process(CHAPTER, "tests.test_grading_06_encoder")) == []
+    assert case_failures(*grade_cases_in_process(CHAPTER, CASES)) == []
 
 
 CASE = {c.name: c for c in CASES}
