@@ -320,7 +320,7 @@ def typeset_maths(page: str, timeout: int = 120) -> str:
         raise CourseError(
             "the course's copy of MathJax is not there yet: `make book` or `python -m grader website` fetches it"
         )
-    light, set_aside = _set_aside_unmathed(page)
+    light, put_back = _set_aside_unmathed(page)
     try:
         done = subprocess.run(
             [node, str(TYPESET_SCRIPT), str(mathjax)], input=light, capture_output=True, text=True, timeout=timeout
@@ -331,7 +331,7 @@ def typeset_maths(page: str, timeout: int = 120) -> str:
         raise CourseError(f"Node.js did not start: {error}") from None
     if done.returncode != 0 or "<html" not in done.stdout:
         raise CourseError(f"MathJax failed: {done.stderr.strip()[-300:]}")
-    return set_aside(done.stdout)
+    return put_back(done.stdout)
 
 
 # What MathJax never typesets (its skipHtmlTags): code, the page's CSS, scripts. On a chapter's page they are
