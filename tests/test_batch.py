@@ -326,33 +326,38 @@ def test_shards_split_the_class(graded, tmp_path, capsys):
 
 
 def test_a_rerun_keeps_hand_marks_until_the_notebook_changes(graded, tmp_path, capsys):
+    """The first grading comes from the class's results (the cache a rerun reads): what is tested is what the
+    regrade of the same notebook, and the grading of a changed one, do to the instructor's marks."""
     from nbgrader.api import Gradebook
 
-    folder, _, limits, _ = graded
+    folder, class_out, limits, _ = graded
     small, out, written = tmp_path / "small", tmp_path / "out", "written_lstm_vs_parallel"
     small.mkdir()
-    shutil.copy(folder / "reference.ipynb", small / "ada.ipynb")
+    shutil.copy(folder / "reference.ipynb", small / "reference.ipynb")
+    (out / "results" / CHAPTER).mkdir(parents=True)
+    shutil.copy(class_out / "results" / CHAPTER / "reference.json", out / "results" / CHAPTER)
     run_batch(small, out, None, 1, None, True, limits)
+    assert "(1 already graded" in capsys.readouterr().out
     db = f"sqlite:///{out / 'gradebook.db'}"
     with Gradebook(db) as gradebook:  # the instructor marks the written answer in formgrader
-        gradebook.find_grade(written, CHAPTER, CHAPTER, "ada").manual_score = 1.5
-        gradebook.find_comment(written, CHAPTER, CHAPTER, "ada").manual_comment = "clear and right"
+        gradebook.find_grade(written, CHAPTER, CHAPTER, "reference").manual_score = 1.5
+        gradebook.find_comment(written, CHAPTER, CHAPTER, "reference").manual_comment = "clear and right"
         gradebook.db.commit()
 
     def marks():
         with Gradebook(db) as gradebook:
             return (
-                gradebook.find_grade(written, CHAPTER, CHAPTER, "ada").manual_score,
-                gradebook.find_comment(written, CHAPTER, CHAPTER, "ada").manual_comment,
-                gradebook.find_submission(CHAPTER, "ada").code_score,
+                gradebook.find_grade(written, CHAPTER, CHAPTER, "reference").manual_score,
+                gradebook.find_comment(written, CHAPTER, CHAPTER, "reference").manual_comment,
+                gradebook.find_submission(CHAPTER, "reference").code_score,
             )
 
     run_batch(small, out, None, 1, None, True, limits, regrade=True)
     assert marks() == (1.5, "clear and right", 9), "regrading the same notebook lost the hand marks"
-    nb = nbformat.read(small / "ada.ipynb", as_version=4)
+    nb = nbformat.read(small / "reference.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == written)
     cell.source += "\n\nEdited after the deadline."
-    nbformat.write(nb, small / "ada.ipynb")
+    nbformat.write(nb, small / "reference.ipynb")
     capsys.readouterr()
     run_batch(small, out, None, 1, None, True, limits)
     assert marks() == (None, "clear and right", 9), "a changed written answer kept its old mark"
